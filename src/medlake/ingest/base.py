@@ -1,0 +1,129 @@
+"""The connector contract: a small base class plus a name → class registry.
+
+A connector claims a file by looking at its content (``detect``), then turns it into lake rows
+through the ``IngestContext`` it is handed: ``ctx.write(table, rows)`` stages one part per table
+for the file (replacing that file's earlier version), ``ctx.quarantine(...)`` records a bad record
+with its reason. Everything a connector stages is swapped in at once when the file is done.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from medlake.cdm.ids import stable_id
+from medlake.cdm.lake import Lake, LakeTransaction
+
+
+@dataclass
+class SourceFile:
+    """One captured version of one input file."""
+
+    path: Path
+    rel: str
+    sha256: str
+    size: int
+    kind: str
+    version: int = 1
+    raw_path: Path | None = None
+
+    @property
+    def source_key(self) -> str:
+        return f"{self.kind}:{self.rel}"
+
+
+@dataclass
+class FileStats:
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+
+class IngestContext:
+    """What a connector may touch while ingesting one file (or one batch of files)."""
+
+    def __init__(self, lake: Lake, tx: LakeTransaction, run_id: str, src: SourceFile) -> None:
+        self.lake = lake
+        self.tx = tx
+        self.run_id = run_id
+        self.src = src
+        self.stats = FileStats()
+        self._quarantine: list[dict[str, Any]] = []
+        self._written_tables: set[str] = set()
+
+    @property
+    def part(self) -> str:
+        return self.src.source_key
+
+    def write(self, table: str, data: Any, *, part: str | None = None) -> int:
+        n = self.tx.write(table, part or self.part, data)
+        self._written_tables.add(table)
+        self.stats.rows_written += n if not table.startswith("_") and table != "source_person" else 0
+        self.stats.written[table] = self.stats.written.get(table, 0) + n
+        return n
+
+    def quarantine(self, record: str, reason: str, raw: str = "", system: str = "") -> None:
+        self._quarantine.append(
+            {
+                "src_system": system,
+                "src_file": self.src.sha256,
+                "source_path": self.src.rel,
+                "src_record": record,
+                "reason": reason,
+                "raw": raw[:2000],
+                "run_id": self.run_id,
+                "quarantined_at": datetime.now(),
+            }
+        )
+        self.stats.rows_quarantined += 1
+
+    def finish(self) -> None:
+        """Stage the quarantine part (an empty list still replaces the previous version's)."""
+        self.tx.write("_quarantine", self.part, pa.Table.from_pylist(self._quarantine) if self._quarantine else [])
+
+
+class Connector(ABC):
+    """One kind of source file. Subclasses set ``kind`` and ``system`` and register themselves."""
+
+    kind: ClassVar[str]
+    system: ClassVar[str]
+    #: lower runs first within one ingest (e.g. registries before events)
+    priority: ClassVar[int] = 100
+
+    @classmethod
+    @abstractmethod
+    def detect(cls, path: Path, head: bytes) -> bool:
+        """True if this file (first 64 KiB in ``head``) is this connector's kind."""
+
+    @abstractmethod
+    def ingest(self, ctx: IngestContext) -> None:
+        """Parse ``ctx.src`` and write its rows through ``ctx``."""
+
+
+CONNECTORS: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    if cls.kind in CONNECTORS and CONNECTORS[cls.kind] is not cls:
+        raise ValueError(f"two connectors claim kind {cls.kind!r}")
+    CONNECTORS[cls.kind] = cls
+    return cls
+
+
+def person_id_for(system: str, local_id: str) -> int:
+    """The person id a source-system patient gets before (or without) master-patient-index linkage."""
+    return stable_id("person", f"{system}|{local_id}")
+
+
+PersonResolver = Callable[[str, str], int]
