@@ -131,10 +131,10 @@ class Lake:
 
     # -- writing --------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self, *, wait_seconds: float = 600.0) -> Iterator[LakeTransaction]:
+    def lock(self, *, wait_seconds: float = 600.0) -> Iterator[None]:
+        """Hold the data dir's writer lock (one writer at a time; readers never wait)."""
         self.ensure()
-        lock_path = self.root / ".lake.lock"
-        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the transaction's lifetime
+        fh = open(self.root / ".lake.lock", "a+")  # noqa: SIM115 - held for the context's lifetime
         deadline = time.monotonic() + wait_seconds
         try:
             while True:
@@ -145,16 +145,30 @@ class Lake:
                     if time.monotonic() > deadline:
                         raise LakeLockedError(f"data dir {self.root} is locked by another writer") from None
                     time.sleep(0.2)
-            tx = LakeTransaction(self)
-            try:
-                yield tx
-            except BaseException:
-                tx.rollback()
-                raise
-            tx.commit()
+            yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
             fh.close()
+
+    @contextmanager
+    def transaction(self, *, locked: bool = False, refresh: bool = True) -> Iterator[LakeTransaction]:
+        """Stage parts and swap them in on success; roll back on error.
+
+        ``locked=True`` when the caller already holds ``lock()`` (a long job doing many
+        transactions); ``refresh=False`` defers the catalog rebuild to the caller.
+        """
+        if not locked:
+            with self.lock(), self.transaction(locked=True, refresh=refresh) as tx:
+                yield tx
+            return
+        self.ensure()
+        tx = LakeTransaction(self)
+        try:
+            yield tx
+        except BaseException:
+            tx.rollback()
+            raise
+        tx.commit(refresh=refresh)
 
 
 def conform(name: str, data: Any) -> pa.Table:
@@ -207,7 +221,7 @@ class LakeTransaction:
     def delete(self, name: str, part: str) -> None:
         self._deletes.append(self.lake.table_dir(name) / f"{part_name(part)}.parquet")
 
-    def commit(self) -> None:
+    def commit(self, *, refresh: bool = True) -> None:
         staged_finals = {final for _, final in self._staged}
         for path in self._deletes:
             if path not in staged_finals and path.exists():
@@ -216,7 +230,8 @@ class LakeTransaction:
             os.replace(tmp, final)
         self._staged.clear()
         self._deletes.clear()
-        self.lake.refresh_catalog()
+        if refresh:
+            self.lake.refresh_catalog()
 
     def rollback(self) -> None:
         for tmp, _ in self._staged:

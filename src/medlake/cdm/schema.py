@@ -137,8 +137,9 @@ TABLES: dict[str, Table] = {
             range_low DOUBLE, range_high DOUBLE, provider_id BIGINT, visit_occurrence_id BIGINT, visit_detail_id BIGINT,
             measurement_source_value VARCHAR, measurement_source_concept_id INTEGER, unit_source_value VARCHAR,
             unit_source_concept_id INTEGER, value_source_value VARCHAR, measurement_event_id BIGINT,
-            meas_event_field_concept_id INTEGER, abnormal_flag VARCHAR""",
-            "lab results and other measurements (abnormal_flag is a medlake extension: H, L, N, A ...)",
+            meas_event_field_concept_id INTEGER, abnormal_flag VARCHAR, unit_ucum VARCHAR""",
+            "lab results and other measurements (medlake extensions: abnormal_flag H, L, N, A ...;"
+            " unit_ucum, the source unit normalised to UCUM where known)",
         ),
         _clinical(
             "observation",
@@ -161,7 +162,8 @@ TABLES: dict[str, Table] = {
             """note_id BIGINT, person_id BIGINT, note_date DATE, note_datetime TIMESTAMP, note_type_concept_id INTEGER,
             note_class_concept_id INTEGER, note_title VARCHAR, note_text VARCHAR, encoding_concept_id INTEGER,
             language_concept_id INTEGER, provider_id BIGINT, visit_occurrence_id BIGINT, visit_detail_id BIGINT,
-            note_source_value VARCHAR, note_event_id BIGINT, note_event_field_concept_id INTEGER""",
+            note_source_value VARCHAR, note_event_id BIGINT, note_event_field_concept_id INTEGER,
+            accession_number VARCHAR""",
             "clinical notes (note_source_value holds the document kind, e.g. 入院记录)",
         ),
         _clinical(
@@ -250,6 +252,61 @@ TABLES: dict[str, Table] = {
             """src_system VARCHAR, src_person_id VARCHAR, name VARCHAR, sex VARCHAR, birth_date DATE,
             resident_id VARCHAR, phone VARCHAR, address VARCHAR, src_file VARCHAR, src_record VARCHAR""",
             "identity attributes of each source-system patient, the input of the master patient index",
+        ),
+        # -- OMOP derived / optional tables, filled by `medlake omop import` (medlake.omop) ---------------
+        _plain(
+            "condition_era",
+            """condition_era_id BIGINT, person_id BIGINT, condition_concept_id INTEGER,
+            condition_era_start_date DATE, condition_era_end_date DATE, condition_occurrence_count INTEGER""",
+            "condition eras (OMOP derived table)",
+            "condition_era_id",
+        ),
+        _plain(
+            "drug_era",
+            """drug_era_id BIGINT, person_id BIGINT, drug_concept_id INTEGER, drug_era_start_date DATE,
+            drug_era_end_date DATE, drug_exposure_count INTEGER, gap_days INTEGER""",
+            "drug eras (OMOP derived table)",
+            "drug_era_id",
+        ),
+        _plain(
+            "dose_era",
+            """dose_era_id BIGINT, person_id BIGINT, drug_concept_id INTEGER, unit_concept_id INTEGER,
+            dose_value DOUBLE, dose_era_start_date DATE, dose_era_end_date DATE""",
+            "dose eras (OMOP derived table)",
+            "dose_era_id",
+        ),
+        _plain(
+            "device_exposure",
+            """device_exposure_id BIGINT, person_id BIGINT, device_concept_id INTEGER,
+            device_exposure_start_date DATE, device_exposure_start_datetime TIMESTAMP, device_exposure_end_date DATE,
+            device_exposure_end_datetime TIMESTAMP, device_type_concept_id INTEGER, unique_device_id VARCHAR,
+            quantity INTEGER, provider_id BIGINT, visit_occurrence_id BIGINT, visit_detail_id BIGINT,
+            device_source_value VARCHAR, device_source_concept_id INTEGER""",
+            "devices (OMOP)",
+            "device_exposure_id",
+        ),
+        _plain(
+            "specimen",
+            """specimen_id BIGINT, person_id BIGINT, specimen_concept_id INTEGER, specimen_type_concept_id INTEGER,
+            specimen_date DATE, specimen_datetime TIMESTAMP, quantity DOUBLE, unit_concept_id INTEGER,
+            anatomic_site_concept_id INTEGER, disease_status_concept_id INTEGER, specimen_source_id VARCHAR,
+            specimen_source_value VARCHAR, unit_source_value VARCHAR, anatomic_site_source_value VARCHAR,
+            disease_status_source_value VARCHAR""",
+            "specimens (OMOP)",
+            "specimen_id",
+        ),
+        _plain(
+            "payer_plan_period",
+            """payer_plan_period_id BIGINT, person_id BIGINT, payer_plan_period_start_date DATE,
+            payer_plan_period_end_date DATE, payer_concept_id INTEGER, payer_source_value VARCHAR,
+            plan_concept_id INTEGER, plan_source_value VARCHAR""",
+            "health-plan enrolment periods (OMOP)",
+            "payer_plan_period_id",
+        ),
+        _plain(
+            "cohort",
+            """cohort_definition_id BIGINT, subject_id BIGINT, cohort_start_date DATE, cohort_end_date DATE""",
+            "cohort members written by medlake.cohort (one part per cohort definition)",
         ),
         # -- bookkeeping -------------------------------------------------------------------------------
         _plain(

@@ -45,9 +45,17 @@ class FileStats:
     rows_quarantined: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)
+    #: per source record type (FHIR resource type, HL7 message type): counts of read, mapped,
+    #: skipped and quarantined records, so that read = mapped + skipped + quarantined per type
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def count(self, record_type: str, outcome: str, n: int = 1) -> None:
+        """Add ``n`` to ``by_type[record_type][outcome]`` (outcome: read, mapped, skipped, quarantined)."""
+        counts = self.by_type.setdefault(record_type, {})
+        counts[outcome] = counts.get(outcome, 0) + n
 
 
 class IngestContext:
