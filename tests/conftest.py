@@ -25,3 +25,26 @@ def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "medlake-data"
     d.mkdir()
     return d
+
+
+def _pg_reachable(url: str) -> bool:
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The PostgreSQL test server's URL, or skip (fail in CI, where MEDLAKE_REQUIRE_PG=1)."""
+    if not _pg_reachable(PG_URL):
+        if os.environ.get("MEDLAKE_REQUIRE_PG"):
+            pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    return PG_URL

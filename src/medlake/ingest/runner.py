@@ -136,6 +136,7 @@ def ingest_path(
                 report.files.append(FileReport(rel, cls.kind, "unchanged", sha))
                 continue
             src.version = len(history.get(src.source_key, [])) + 1
+            known_shas.add(sha)  # the same bytes twice in one folder land once
             plan.append((cls, src))
         plan.sort(key=lambda item: (item[0].priority, item[1].rel))
         registry = ConceptRegistry(lake)
@@ -159,7 +160,6 @@ def ingest_path(
                 progress.update(task, description=src.rel[-50:])
                 fr = _ingest_one(lake, registry, run_id, cls, [src], history)
                 report.files.extend(fr)
-                known_shas.add(src.sha256)
                 progress.advance(task, src.size)
                 for f in fr:
                     if on_file:
