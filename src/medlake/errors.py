@@ -26,7 +26,9 @@ class MedlakeError(Exception):
 class ConfigError(MedlakeError):
     code = "ML100"
     http_status = 500
-    default_hint = "Check the MEDLAKE_* environment variables (`medlake config` prints the effective settings)."
+    default_hint = (
+        "Check the MEDLAKE_* environment variables (`medlake config` prints the effective settings)."
+    )
 
 
 class DataDirError(MedlakeError):
@@ -76,6 +78,14 @@ class NotFound(MedlakeError):
     http_status = 404
 
 
+class AuthenticationFailed(MedlakeError):
+    """Not logged in, wrong credentials, or a locked account."""
+
+    code = "ML401"
+    http_status = 401
+    default_hint = "Log in again; after 5 failed attempts an account is locked for 15 minutes."
+
+
 class PermissionDenied(MedlakeError):
     code = "ML403"
     http_status = 403
@@ -84,3 +94,49 @@ class PermissionDenied(MedlakeError):
 class ValidationFailed(MedlakeError):
     code = "ML422"
     http_status = 422
+
+
+class LexiconError(MedlakeError):
+    """A lexicon, rule or unit data file (built-in or a hospital's own) is malformed."""
+
+    code = "ML510"
+    http_status = 422
+    default_hint = "Dictionary files are UTF-8 TSV: term<TAB>type[<TAB>code]; rule files follow their header."
+
+
+class NlpModelError(MedlakeError):
+    """A trained NLP model directory is missing, incomplete or from another version."""
+
+    code = "ML511"
+    http_status = 422
+    default_hint = "Train one with `medlake nlp train --corpus FILE --out DIR`, or run without --model."
+
+
+class DeidentificationError(MedlakeError):
+    """An export's de-identification plan is incomplete or unsafe (a column without an action, ...)."""
+
+    code = "ML600"
+    http_status = 422
+    default_hint = "Give every exported column an explicit action: keep, pseudonymise, shift_date, generalise, suppress or scrub."
+
+
+class ReleaseBlocked(MedlakeError):
+    """The final release scan found direct identifiers in a package; nothing was released."""
+
+    code = "ML601"
+    http_status = 409
+    default_hint = "Review the findings, change the dataset's de-identification actions and build again."
+
+
+class ExportStateError(MedlakeError):
+    """An export request cannot make this transition from its current state."""
+
+    code = "ML602"
+    http_status = 409
+    default_hint = "`medlake export list` shows each request's state."
+
+
+class ExportExpired(MedlakeError):
+    code = "ML603"
+    http_status = 410
+    default_hint = "The package's download period is over; submit a new request."

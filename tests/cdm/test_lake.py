@@ -21,10 +21,27 @@ def test_every_clinical_table_has_lineage_columns() -> None:
 
 def test_required_omop_tables_exist() -> None:
     required = {
-        "person", "observation_period", "visit_occurrence", "visit_detail", "condition_occurrence",
-        "drug_exposure", "procedure_occurrence", "measurement", "observation", "death", "note", "note_nlp",
-        "location", "care_site", "provider", "concept", "concept_relationship", "concept_ancestor", "vocabulary",
-        "image_occurrence", "person_link",
+        "person",
+        "observation_period",
+        "visit_occurrence",
+        "visit_detail",
+        "condition_occurrence",
+        "drug_exposure",
+        "procedure_occurrence",
+        "measurement",
+        "observation",
+        "death",
+        "note",
+        "note_nlp",
+        "location",
+        "care_site",
+        "provider",
+        "concept",
+        "concept_relationship",
+        "concept_ancestor",
+        "vocabulary",
+        "image_occurrence",
+        "person_link",
     }
     assert required <= set(cdm_tables())
 
@@ -43,10 +60,16 @@ def test_empty_lake_has_typed_empty_views(data_dir: Path) -> None:
     lake = Lake(data_dir).ensure()
     con = lake.connect()
     assert con.execute("SELECT count(*) FROM person").fetchone() == (0,)
-    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name='person'").fetchall())
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name='person'"
+        ).fetchall()
+    )
     assert types["person_id"] == "BIGINT" and types["birth_datetime"] == "TIMESTAMP"
     # the on-disk catalog exists and opens read-only
-    assert duckdb.connect(str(lake.catalog_path), read_only=True).execute("SELECT count(*) FROM note").fetchone() == (0,)
+    assert duckdb.connect(str(lake.catalog_path), read_only=True).execute(
+        "SELECT count(*) FROM note"
+    ).fetchone() == (0,)
 
 
 def test_part_replacement_and_rollback(data_dir: Path) -> None:

@@ -51,9 +51,13 @@ def write_hospital(root: Path) -> Path:
         ).encode("gbk")
     )
     (his / "operations.csv").write_bytes(
-        "手术序号,就诊号,登记号,手术编码,手术名称,手术日期,术者,麻醉方式\nOP1,V1,H001,36.0601,冠状动脉支架置入术,2020-01-02,李医生,局麻\n".encode("gbk")
+        "手术序号,就诊号,登记号,手术编码,手术名称,手术日期,术者,麻醉方式\nOP1,V1,H001,36.0601,冠状动脉支架置入术,2020-01-02,李医生,局麻\n".encode(
+            "gbk"
+        )
     )
-    (his / "departments.csv").write_text("科室代码,科室名称\nD01,心血管内科\nD02,内分泌科\nD03,急诊科\n", encoding="utf-8")
+    (his / "departments.csv").write_text(
+        "科室代码,科室名称\nD01,心血管内科\nD02,内分泌科\nD03,急诊科\n", encoding="utf-8"
+    )
     (his / "drug_admin.csv").write_text(
         "给药序号,医嘱号,就诊号,登记号,药品编码,药品名称,剂量,剂量单位,给药时间\n"
         "A1,O1,V1,H001,YP001,阿司匹林肠溶片,100,mg,2020-01-01 12:00:00\n",
@@ -64,23 +68,67 @@ def write_hospital(root: Path) -> Path:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.append(["医嘱号", "就诊号", "登记号", "药品编码", "药品名称", "单次剂量", "剂量单位", "给药途径", "频次", "开始时间", "停止时间"])
-    ws.append(["O1", "V1", "H001", "YP001", "阿司匹林肠溶片", 100, "mg", "口服", "qd", "2020-01-01 08:30:00", "2020-01-05 08:00:00"])
-    ws.append(["O2", "V2", "H002", "YP002", "二甲双胍片", 0.5, "g", "口服", "bid", "2021-03-01 10:00:00", None])
+    ws.append(
+        [
+            "医嘱号",
+            "就诊号",
+            "登记号",
+            "药品编码",
+            "药品名称",
+            "单次剂量",
+            "剂量单位",
+            "给药途径",
+            "频次",
+            "开始时间",
+            "停止时间",
+        ]
+    )
+    ws.append(
+        [
+            "O1",
+            "V1",
+            "H001",
+            "YP001",
+            "阿司匹林肠溶片",
+            100,
+            "mg",
+            "口服",
+            "qd",
+            "2020-01-01 08:30:00",
+            "2020-01-05 08:00:00",
+        ]
+    )
+    ws.append(
+        ["O2", "V2", "H002", "YP002", "二甲双胍片", 0.5, "g", "口服", "bid", "2021-03-01 10:00:00", None]
+    )
     wb.save(his / "drug_orders.xlsx")
     notes = [
         {
-            "doc_id": "DOC1", "patient_id": "H001", "visit_no": "V1", "doc_type": "入院记录",
-            "doc_time": "2020-01-01 10:00:00", "title": "入院记录", "author": "李医生", "accession_no": None,
+            "doc_id": "DOC1",
+            "patient_id": "H001",
+            "visit_no": "V1",
+            "doc_type": "入院记录",
+            "doc_time": "2020-01-01 10:00:00",
+            "title": "入院记录",
+            "author": "李医生",
+            "accession_no": None,
             "text": "患者张三，男，50岁，因头晕3天入院。否认糖尿病史。血压160/95mmHg。",
         },
         {
-            "doc_id": "DOC2", "patient_id": "H003", "visit_no": "V3", "doc_type": "影像报告",
-            "doc_time": "2022-07-16 01:00:00", "title": "胸部CT", "author": "周医生", "accession_no": "ACC0001",
+            "doc_id": "DOC2",
+            "patient_id": "H003",
+            "visit_no": "V3",
+            "doc_type": "影像报告",
+            "doc_time": "2022-07-16 01:00:00",
+            "title": "胸部CT",
+            "author": "周医生",
+            "accession_no": "ACC0001",
             "text": "双肺纹理清晰，未见明显实质性病变。",
         },
     ]
-    (emr / "notes-2020.jsonl").write_text("\n".join(json.dumps(n, ensure_ascii=False) for n in notes) + "\n", encoding="utf-8")
+    (emr / "notes-2020.jsonl").write_text(
+        "\n".join(json.dumps(n, ensure_ascii=False) for n in notes) + "\n", encoding="utf-8"
+    )
     return root
 
 
@@ -93,6 +141,6 @@ def write_broken_patients(path: Path) -> None:
         "H102,郑多列,1,1960-02-03,,13700000002,江苏省南京市,01,多余".encode("gbk"),
         f"H103,冯校验,1,1960-02-03,{BAD_CHECK_ID},13700000003,江苏省南京市,01".encode("gbk"),
         "H104,陈".encode("gbk") + b"\xff\xfe" + ",1,1960-02-03,,13700000004,江苏省南京市,01".encode("gbk"),
-        f"H105,褚良,2,1961-03-04,,13700000005,江苏省苏州市姑苏区2号,01".encode("gbk"),
+        "H105,褚良,2,1961-03-04,,13700000005,江苏省苏州市姑苏区2号,01".encode("gbk"),
     ]
     path.write_bytes(b"\r\n".join(lines) + b"\r\n")

@@ -40,11 +40,17 @@ def test_hospital_lands_in_every_table(tmp_path: Path, data_dir: Path) -> None:
     assert row is not None
     assert row[0] == person_id_for("HIS", "H002") and row[1] >= 2_000_000_000
     assert row[2] == stable_id("visit", "HIS|V2") and row[3] == "HIS" and row[4] == "line 3"
-    assert con.execute("SELECT concept_name FROM concept WHERE concept_code='E11.900'").fetchone() == ("2型糖尿病",)
-    assert con.execute("SELECT quantity, sig FROM drug_exposure WHERE drug_source_value='YP002'").fetchone() == (0.5, "bid")
+    assert con.execute("SELECT concept_name FROM concept WHERE concept_code='E11.900'").fetchone() == (
+        "2型糖尿病",
+    )
+    assert con.execute(
+        "SELECT quantity, sig FROM drug_exposure WHERE drug_source_value='YP002'"
+    ).fetchone() == (0.5, "bid")
     gender = dict(con.execute("SELECT person_source_value, gender_concept_id FROM person").fetchall())
     assert gender == {"H001": 8507, "H002": 8532, "H003": 8532}
-    note = con.execute("SELECT note_source_value, accession_number, person_id FROM note WHERE accession_number IS NOT NULL").fetchone()
+    note = con.execute(
+        "SELECT note_source_value, accession_number, person_id FROM note WHERE accession_number IS NOT NULL"
+    ).fetchone()
     assert note == ("影像报告", "ACC0001", person_id_for("HIS", "H003"))
     # every input file is in the raw zone under its sha256
     for f in report.files:
@@ -63,15 +69,19 @@ def test_reingest_changes_nothing_and_changed_file_is_a_new_version(tmp_path: Pa
     assert _counts(lake) == before
     # the HIS re-exports visits with one more row: a new version replaces the old one's rows
     visits = src / "his" / "visits.csv"
-    visits.write_bytes(visits.read_bytes() + "V4,H001,门诊,D02,内分泌科,2023-01-01 09:00:00,,\n".encode("gbk"))
+    visits.write_bytes(
+        visits.read_bytes() + "V4,H001,门诊,D02,内分泌科,2023-01-01 09:00:00,,\n".encode("gbk")
+    )
     third = ingest_path(lake, src, show_progress=False)
     changed = [f for f in third.files if f.status == "changed"]
     assert [f.path for f in changed] == ["his/visits.csv"]
     assert lake.count("visit_occurrence") == before["visit_occurrence"] + 1
     assert lake.count("_raw_file") == 9  # 8 files + 1 new version (manifest keeps history)
-    versions = lake.connect().execute(
-        "SELECT version FROM _raw_file WHERE source_path='his/visits.csv' ORDER BY version"
-    ).fetchall()
+    versions = (
+        lake.connect()
+        .execute("SELECT version FROM _raw_file WHERE source_path='his/visits.csv' ORDER BY version")
+        .fetchall()
+    )
     assert versions == [(1,), (2,)]
 
 
@@ -83,20 +93,32 @@ def test_broken_rows_are_quarantined_and_good_rows_land(tmp_path: Path, data_dir
     report = ingest_path(lake, src, show_progress=False)
     (f,) = report.files
     assert f.kind == "his" and f.rows_read == 6 and f.rows_quarantined == 4
-    assert sorted(r[0] for r in lake.connect().execute("SELECT person_source_value FROM person").fetchall()) == ["H100", "H105"]
+    assert sorted(
+        r[0] for r in lake.connect().execute("SELECT person_source_value FROM person").fetchall()
+    ) == ["H100", "H105"]
     reasons = dict(lake.connect().execute("SELECT src_record, reason FROM _quarantine").fetchall())
     assert reasons["line 3 (patient_id=H101)"] == "bad date in 出生日期: '1960-02-30'"
     assert reasons["line 4"] == "expected 8 fields, found 9"
     assert "check digit" in reasons["line 5 (patient_id=H103)"]
     assert reasons["line 6"].startswith("undecodable bytes as gb18030")
-    raw = lake.connect().execute("SELECT raw, source_path FROM _quarantine WHERE src_record='line 4'").fetchone()
+    raw = (
+        lake.connect()
+        .execute("SELECT raw, source_path FROM _quarantine WHERE src_record='line 4'")
+        .fetchone()
+    )
     assert raw is not None and "多余" in raw[0] and raw[1] == "patients.csv"
 
 
 def test_bad_note_lines_are_quarantined(tmp_path: Path, data_dir: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    good = {"doc_id": "N1", "patient_id": "H1", "doc_type": "病程记录", "doc_time": "2021-01-01 08:00:00", "text": "无发热。"}
+    good = {
+        "doc_id": "N1",
+        "patient_id": "H1",
+        "doc_type": "病程记录",
+        "doc_time": "2021-01-01 08:00:00",
+        "text": "无发热。",
+    }
     lines = [
         json.dumps(good, ensure_ascii=False),
         '{"doc_id": "N2", "patient_id": "H1", "doc_type": "病程记录", "doc_time": "2021-13-01", "text": "x"}',
@@ -107,7 +129,9 @@ def test_bad_note_lines_are_quarantined(tmp_path: Path, data_dir: Path) -> None:
     lake = Lake(data_dir)
     ingest_path(lake, src, show_progress=False)
     assert lake.count("note") == 1
-    reasons = [r[0] for r in lake.connect().execute("SELECT reason FROM _quarantine ORDER BY src_record").fetchall()]
+    reasons = [
+        r[0] for r in lake.connect().execute("SELECT reason FROM _quarantine ORDER BY src_record").fetchall()
+    ]
     assert len(reasons) == 3
     assert any("bad date/time" in r for r in reasons) and any("missing text" in r for r in reasons)
     assert any(r.startswith("not valid JSON") for r in reasons)

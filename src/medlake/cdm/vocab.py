@@ -54,7 +54,9 @@ class ConceptRegistry:
     def lookup(self, vocabulary: str, code: str) -> int | None:
         return self._ids.get((vocabulary, code))
 
-    def ensure(self, vocabulary: str, items: dict[str, str], *, domain: str, concept_class: str) -> dict[str, int]:
+    def ensure(
+        self, vocabulary: str, items: dict[str, str], *, domain: str, concept_class: str
+    ) -> dict[str, int]:
         """Ids for ``{code: name}``; unknown codes are registered in the vocabulary's auto part."""
         out: dict[str, int] = {}
         for code, name in items.items():
@@ -157,7 +159,12 @@ def read_code_table(path: Path) -> list[tuple[str, str]]:
 
 
 def load_code_table(
-    lake: Lake, path: Path, *, vocabulary: str, domain: str = "Condition", concept_class: str = "Diagnosis",
+    lake: Lake,
+    path: Path,
+    *,
+    vocabulary: str,
+    domain: str = "Condition",
+    concept_class: str = "Diagnosis",
     name: str | None = None,
 ) -> dict[str, int]:
     """Load a code table as local concepts with their hierarchy. Returns counts."""
@@ -170,7 +177,9 @@ def load_code_table(
         for code, cname in pairs:
             cid = registry.lookup(vocabulary, code)
             if cid is None:
-                cid = registry.ensure(vocabulary, {code: cname}, domain=domain, concept_class=concept_class)[code]
+                cid = registry.ensure(vocabulary, {code: cname}, domain=domain, concept_class=concept_class)[
+                    code
+                ]
                 new += 1
             rows.append(_concept_row(cid, cname, domain, vocabulary, concept_class, code))
         loaded = {c for c, _ in pairs}
@@ -199,23 +208,47 @@ def load_code_table(
                     r
                     for c, p in rel
                     for r in (
-                        {"concept_id_1": c, "concept_id_2": p, "relationship_id": "Is a",
-                         "valid_start_date": VALID_START, "valid_end_date": VALID_END},
-                        {"concept_id_1": p, "concept_id_2": c, "relationship_id": "Subsumes",
-                         "valid_start_date": VALID_START, "valid_end_date": VALID_END},
+                        {
+                            "concept_id_1": c,
+                            "concept_id_2": p,
+                            "relationship_id": "Is a",
+                            "valid_start_date": VALID_START,
+                            "valid_end_date": VALID_END,
+                        },
+                        {
+                            "concept_id_1": p,
+                            "concept_id_2": c,
+                            "relationship_id": "Subsumes",
+                            "valid_start_date": VALID_START,
+                            "valid_end_date": VALID_END,
+                        },
                     )
                 ],
             )
             tx.write(
                 "concept_ancestor",
                 f"vocab-{vocabulary}",
-                [{"ancestor_concept_id": a, "descendant_concept_id": d, "min_levels_of_separation": lv,
-                  "max_levels_of_separation": lv} for a, d, lv in anc],
+                [
+                    {
+                        "ancestor_concept_id": a,
+                        "descendant_concept_id": d,
+                        "min_levels_of_separation": lv,
+                        "max_levels_of_separation": lv,
+                    }
+                    for a, d, lv in anc
+                ],
             )
             tx.write(
                 "vocabulary",
                 f"vocab-{vocabulary}",
-                [{"vocabulary_id": vocabulary, "vocabulary_name": name or vocabulary,
-                  "vocabulary_reference": str(path.name), "vocabulary_version": None, "vocabulary_concept_id": 0}],
+                [
+                    {
+                        "vocabulary_id": vocabulary,
+                        "vocabulary_name": name or vocabulary,
+                        "vocabulary_reference": str(path.name),
+                        "vocabulary_version": None,
+                        "vocabulary_concept_id": 0,
+                    }
+                ],
             )
     return {"concepts": len(rows), "new": new, "relationships": len(rel), "ancestors": len(anc)}

@@ -27,7 +27,9 @@ app = typer.Typer(
 # Add one line per feature (keep the list sorted by feature).
 COMMAND_MODULES = [
     "medlake.cli.lake_cmds",
+    "medlake.cli.mpi_cmds",
     "medlake.cli.synth_cmds",
+    "medlake.cli.web_cmds",
 ]
 
 _registered = False

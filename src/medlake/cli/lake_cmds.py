@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 
 def ingest(
-    source: Annotated[Path, typer.Argument(help="folder (or file) of source exports; kinds detected by content")],
+    source: Annotated[
+        Path, typer.Argument(help="folder (or file) of source exports; kinds detected by content")
+    ],
     data_dir: DataDirOption = None,
     json_out: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -89,7 +91,9 @@ def config(data_dir: DataDirOption = None) -> None:
 
 def vocab_load(
     path: Annotated[Path, typer.Argument(help="code table: CSV/TSV with a header; code, name")],
-    vocabulary: Annotated[str, typer.Option("--vocabulary", "-v", help="vocabulary id, e.g. ICD10CN")] = "ICD10CN",
+    vocabulary: Annotated[
+        str, typer.Option("--vocabulary", "-v", help="vocabulary id, e.g. ICD10CN")
+    ] = "ICD10CN",
     domain: Annotated[str, typer.Option(help="OMOP domain of the codes")] = "Condition",
     concept_class: Annotated[str, typer.Option("--class", help="concept class")] = "Diagnosis",
     name: Annotated[str | None, typer.Option(help="vocabulary name")] = None,
@@ -102,7 +106,12 @@ def vocab_load(
 
     settings = settings_for(data_dir)
     result = load_code_table(
-        Lake(settings.data_dir), path, vocabulary=vocabulary, domain=domain, concept_class=concept_class, name=name
+        Lake(settings.data_dir),
+        path,
+        vocabulary=vocabulary,
+        domain=domain,
+        concept_class=concept_class,
+        name=name,
     )
     if json_out:
         print_json(result)

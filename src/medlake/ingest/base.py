@@ -98,7 +98,9 @@ class IngestContext:
 
     def finish(self) -> None:
         """Stage the quarantine part (an empty list still replaces the previous version's)."""
-        self.tx.write("_quarantine", self.part, pa.Table.from_pylist(self._quarantine) if self._quarantine else [])
+        self.tx.write(
+            "_quarantine", self.part, pa.Table.from_pylist(self._quarantine) if self._quarantine else []
+        )
 
 
 class Connector(ABC):

@@ -8,7 +8,11 @@ from medlake.cdm.lake import Lake, LakeTransaction
 _EVENT_DATES = [
     ("visit_occurrence", "visit_start_date", "COALESCE(visit_end_date, visit_start_date)"),
     ("condition_occurrence", "condition_start_date", "condition_start_date"),
-    ("drug_exposure", "drug_exposure_start_date", "COALESCE(drug_exposure_end_date, drug_exposure_start_date)"),
+    (
+        "drug_exposure",
+        "drug_exposure_start_date",
+        "COALESCE(drug_exposure_end_date, drug_exposure_start_date)",
+    ),
     ("procedure_occurrence", "procedure_date", "procedure_date"),
     ("measurement", "measurement_date", "measurement_date"),
     ("note", "note_date", "note_date"),
@@ -26,7 +30,7 @@ def derive_observation_periods(lake: Lake, tx: LakeTransaction) -> int:
         )
         rel = con.sql(
             f"""
-            SELECT {stable_id_sql('obsperiod', 'person_id')} AS observation_period_id, person_id,
+            SELECT {stable_id_sql("obsperiod", "person_id")} AS observation_period_id, person_id,
                    min(s) AS observation_period_start_date, max(e) AS observation_period_end_date,
                    32817 AS period_type_concept_id, 'MEDLAKE' AS src_system, 'derived' AS src_file,
                    'person:' || person_id AS src_record

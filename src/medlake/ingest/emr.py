@@ -20,7 +20,17 @@ from medlake.ingest.base import Connector, IngestContext, register
 from medlake.ingest.fields import FieldError, parse_datetime
 
 REQUIRED = ("doc_id", "patient_id", "doc_type", "doc_time", "text")
-DOC_TYPES = {"入院记录", "出院小结", "手术记录", "病程记录", "病理报告", "影像报告", "门诊病历", "会诊记录", "护理记录"}
+DOC_TYPES = {
+    "入院记录",
+    "出院小结",
+    "手术记录",
+    "病程记录",
+    "病理报告",
+    "影像报告",
+    "门诊病历",
+    "会诊记录",
+    "护理记录",
+}
 
 _SQL = f"""
 SELECT {sid("note", "'EMR|' || doc_id")} AS note_id, {sid("person", "'HIS|' || patient_id")} AS person_id,
@@ -49,12 +59,26 @@ class EmrNotesConnector(Connector):
             obj = json.loads(first)
         except ValueError:
             return False
-        return isinstance(obj, dict) and {"doc_id", "doc_type", "text"} <= obj.keys() and "resourceType" not in obj
+        return (
+            isinstance(obj, dict)
+            and {"doc_id", "doc_type", "text"} <= obj.keys()
+            and "resourceType" not in obj
+        )
 
     def ingest(self, ctx: IngestContext) -> None:
         cols: dict[str, list[Any]] = {
-            k: [] for k in ("doc_id", "patient_id", "visit_no", "doc_type", "doc_time", "title", "text",
-                            "accession_no", "src_record")
+            k: []
+            for k in (
+                "doc_id",
+                "patient_id",
+                "visit_no",
+                "doc_type",
+                "doc_time",
+                "title",
+                "text",
+                "accession_no",
+                "src_record",
+            )
         }
         with open(ctx.src.path, encoding="utf-8-sig", errors="strict", newline="\n") as fh:
             lineno = 0
@@ -63,7 +87,9 @@ class EmrNotesConnector(Connector):
                     line = fh.readline()
                 except UnicodeDecodeError as exc:
                     ctx.stats.rows_read += 1
-                    ctx.quarantine(f"line {lineno + 1}", f"undecodable bytes (not UTF-8): {exc.reason}", "", self.system)
+                    ctx.quarantine(
+                        f"line {lineno + 1}", f"undecodable bytes (not UTF-8): {exc.reason}", "", self.system
+                    )
                     return self._finish(ctx, cols)
                 if not line:
                     break

@@ -75,18 +75,27 @@ SPECS: dict[str, Spec] = {
         Spec(
             "patients",
             (
-                ("登记号", "patient_id", _required), ("姓名", "name", _text), ("性别代码", "sex", _sex),
-                ("出生日期", "birth_date", parse_date), ("身份证号", "resident_id", _resident_id),
-                ("手机号", "phone", _text), ("地址", "address", _text), ("民族代码", "ethnicity", _text),
+                ("登记号", "patient_id", _required),
+                ("姓名", "name", _text),
+                ("性别代码", "sex", _sex),
+                ("出生日期", "birth_date", parse_date),
+                ("身份证号", "resident_id", _resident_id),
+                ("手机号", "phone", _text),
+                ("地址", "address", _text),
+                ("民族代码", "ethnicity", _text),
             ),
             "patient_id",
         ),
         Spec(
             "visits",
             (
-                ("就诊号", "visit_no", _required), ("登记号", "patient_id", _required), ("就诊类型", "visit_type", _required),
-                ("科室代码", "dept_code", _text), ("科室名称", "dept_name", _text),
-                ("入院时间", "start_time", parse_datetime), ("出院时间", "end_time", _opt_datetime),
+                ("就诊号", "visit_no", _required),
+                ("登记号", "patient_id", _required),
+                ("就诊类型", "visit_type", _required),
+                ("科室代码", "dept_code", _text),
+                ("科室名称", "dept_name", _text),
+                ("入院时间", "start_time", parse_datetime),
+                ("出院时间", "end_time", _opt_datetime),
                 ("离院方式", "discharge", _text),
             ),
             "visit_no",
@@ -94,8 +103,12 @@ SPECS: dict[str, Spec] = {
         Spec(
             "diagnoses",
             (
-                ("诊断序号", "diag_id", _required), ("就诊号", "visit_no", _text), ("登记号", "patient_id", _required),
-                ("诊断编码", "code", _required), ("诊断名称", "name", _text), ("诊断类型", "diag_type", _text),
+                ("诊断序号", "diag_id", _required),
+                ("就诊号", "visit_no", _text),
+                ("登记号", "patient_id", _required),
+                ("诊断编码", "code", _required),
+                ("诊断名称", "name", _text),
+                ("诊断类型", "diag_type", _text),
                 ("诊断时间", "time", parse_datetime),
             ),
             "diag_id",
@@ -103,32 +116,54 @@ SPECS: dict[str, Spec] = {
         Spec(
             "drug_orders",
             (
-                ("医嘱号", "order_id", _required), ("就诊号", "visit_no", _text), ("登记号", "patient_id", _required),
-                ("药品编码", "code", _required), ("药品名称", "name", _text), ("单次剂量", "dose", parse_float),
-                ("剂量单位", "unit", _text), ("给药途径", "route", _text), ("频次", "frequency", _text),
-                ("开始时间", "start_time", parse_datetime), ("停止时间", "end_time", _opt_datetime),
+                ("医嘱号", "order_id", _required),
+                ("就诊号", "visit_no", _text),
+                ("登记号", "patient_id", _required),
+                ("药品编码", "code", _required),
+                ("药品名称", "name", _text),
+                ("单次剂量", "dose", parse_float),
+                ("剂量单位", "unit", _text),
+                ("给药途径", "route", _text),
+                ("频次", "frequency", _text),
+                ("开始时间", "start_time", parse_datetime),
+                ("停止时间", "end_time", _opt_datetime),
             ),
             "order_id",
         ),
         Spec(
             "drug_admin",
             (
-                ("给药序号", "admin_id", _required), ("医嘱号", "order_id", _text), ("就诊号", "visit_no", _text),
-                ("登记号", "patient_id", _required), ("药品编码", "code", _required), ("药品名称", "name", _text),
-                ("剂量", "dose", parse_float), ("剂量单位", "unit", _text), ("给药时间", "time", parse_datetime),
+                ("给药序号", "admin_id", _required),
+                ("医嘱号", "order_id", _text),
+                ("就诊号", "visit_no", _text),
+                ("登记号", "patient_id", _required),
+                ("药品编码", "code", _required),
+                ("药品名称", "name", _text),
+                ("剂量", "dose", parse_float),
+                ("剂量单位", "unit", _text),
+                ("给药时间", "time", parse_datetime),
             ),
             "admin_id",
         ),
         Spec(
             "operations",
             (
-                ("手术序号", "op_id", _required), ("就诊号", "visit_no", _text), ("登记号", "patient_id", _required),
-                ("手术编码", "code", _required), ("手术名称", "name", _text), ("手术日期", "date", parse_date),
-                ("术者", "surgeon", _text), ("麻醉方式", "anesthesia", _text),
+                ("手术序号", "op_id", _required),
+                ("就诊号", "visit_no", _text),
+                ("登记号", "patient_id", _required),
+                ("手术编码", "code", _required),
+                ("手术名称", "name", _text),
+                ("手术日期", "date", parse_date),
+                ("术者", "surgeon", _text),
+                ("麻醉方式", "anesthesia", _text),
             ),
             "op_id",
         ),
-        Spec("departments", (("科室代码", "dept_code", _required), ("科室名称", "dept_name", _required)), "dept_code"),
+        Spec(
+            "departments",
+            (("科室代码", "dept_code", _required), ("科室名称", "dept_name", _required)),
+            "dept_code",
+        ),
     ]
 }
 
@@ -217,7 +252,10 @@ class HisTableConnector(Connector):
                 ids = registry.ensure(vocab, names, domain=domain, concept_class=cls)
                 con.register("codes", pa.table({"code": list(ids), "concept_id": list(ids.values())}))
             else:
-                con.register("codes", pa.table({"code": pa.array([], pa.string()), "concept_id": pa.array([], pa.int64())}))
+                con.register(
+                    "codes",
+                    pa.table({"code": pa.array([], pa.string()), "concept_id": pa.array([], pa.int64())}),
+                )
             for table, sql in SQL[spec.name]:
                 rel = con.sql(sql.replace("{file}", f"'{ctx.src.sha256}'"))
                 ctx.write(table, rel.to_arrow_table())

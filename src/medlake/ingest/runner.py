@@ -225,7 +225,9 @@ def _ingest_one(
                 _write_manifest(tx, ctx, cls, history)
     except Exception as exc:  # recorded per file and surfaced by the CLI's exit status
         for src in srcs:
-            reports.append(FileReport(src.rel, cls.kind, "failed", src.sha256, error=f"{type(exc).__name__}: {exc}"))
+            reports.append(
+                FileReport(src.rel, cls.kind, "failed", src.sha256, error=f"{type(exc).__name__}: {exc}")
+            )
         return reports
     for ctx in contexts:
         s = ctx.stats
@@ -234,8 +236,15 @@ def _ingest_one(
             status = "rejected"
         reports.append(
             FileReport(
-                ctx.src.rel, cls.kind, status, ctx.src.sha256, s.rows_read, s.rows_written,
-                s.rows_quarantined, dict(s.written), dict(s.skipped),
+                ctx.src.rel,
+                cls.kind,
+                status,
+                ctx.src.sha256,
+                s.rows_read,
+                s.rows_written,
+                s.rows_quarantined,
+                dict(s.written),
+                dict(s.skipped),
             )
         )
     return reports

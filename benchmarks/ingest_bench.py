@@ -1,0 +1,106 @@
+"""Ingest benchmark: synthesise N patients, ingest them, report CDM rows/s and peak memory.
+
+    .venv/bin/python benchmarks/ingest_bench.py --patients 100000 [--workdir /tmp/ingest-bench]
+
+Each step runs as its own process (``medlake synth``, ``medlake ingest``) so its peak RSS is its
+own (``ru_maxrss`` of the child). The peer, run side by side on the same files: a plain pandas
+load of the HIS CSVs to Parquet (no validation, no lineage, no ids) — what a quick hand-written
+ETL script does — reported as rows/s on the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def measured(cmd: list[str]) -> tuple[float, float]:
+    wrapper = [sys.executable, __file__, "--child", "--", *cmd]
+    out = subprocess.run(wrapper, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    d = json.loads(out)
+    return float(d["seconds"]), float(d["peak_mib"])
+
+
+def pandas_peer(src: Path) -> tuple[int, float]:
+    import pandas as pd
+
+    rows = 0
+    t0 = time.perf_counter()
+    out = src.parent / "peer-parquet"
+    out.mkdir(exist_ok=True)
+    for f in sorted((src / "his").glob("*.csv")):
+        for enc in ("utf-8-sig", "gbk"):
+            try:
+                df = pd.read_csv(f, encoding=enc, dtype=str)
+                break
+            except UnicodeDecodeError:
+                continue
+        rows += len(df)
+        df.to_parquet(out / (f.stem + ".parquet"))
+    return rows, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/medlake-ingest-bench"))
+    ap.add_argument("--child", action="store_true")
+    ap.add_argument("cmd", nargs="*")
+    a = ap.parse_args()
+    if a.child:
+        t0 = time.perf_counter()
+        subprocess.run(a.cmd, check=True, stdout=subprocess.DEVNULL)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mib": peak}))
+        return
+    work = a.workdir
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    src, data = work / "hospital", work / "data"
+    medlake = str(BIN / "medlake")
+    synth_s, synth_mib = measured(
+        [medlake, "synth", "--patients", str(a.patients), "--seed", str(a.seed), "--out", str(src)]
+    )
+    ingest_s, ingest_mib = measured([medlake, "ingest", str(src), "--data-dir", str(data), "--quiet"])
+    stats = json.loads(
+        subprocess.run(
+            [medlake, "stats", "--data-dir", str(data), "--json"], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    cdm_rows = sum(
+        v
+        for k, v in stats["tables"].items()
+        if k not in {"concept", "concept_relationship", "concept_ancestor", "vocabulary"}
+    )
+    peer_rows, peer_s = pandas_peer(src)
+    result = {
+        "patients": a.patients,
+        "cpu_count": os.cpu_count(),
+        "synth_seconds": round(synth_s, 1),
+        "synth_peak_mib": round(synth_mib),
+        "ingest_seconds": round(ingest_s, 1),
+        "ingest_peak_mib": round(ingest_mib),
+        "cdm_rows": cdm_rows,
+        "quarantine": stats["quarantine"],
+        "ingest_rows_per_s": round(cdm_rows / ingest_s),
+        "end_to_end_rows_per_s": round(cdm_rows / (synth_s + ingest_s)),
+        "peer_pandas_his_rows": peer_rows,
+        "peer_pandas_rows_per_s": round(peer_rows / peer_s),
+        "tables": stats["tables"],
+    }
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
