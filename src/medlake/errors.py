@@ -127,6 +127,10 @@ class ReleaseBlocked(MedlakeError):
     http_status = 409
     default_hint = "Review the findings, change the dataset's de-identification actions and build again."
 
+    def __init__(self, message: str, *, hint: str | None = None, findings: dict[str, object] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = findings or {}
+
 
 class ExportStateError(MedlakeError):
     """An export request cannot make this transition from its current state."""

@@ -212,7 +212,10 @@ class LakeTransaction:
         directory = self.lake.table_dir(name)
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"{part_name(part)}.parquet"
-        tmp = directory / f".tmp-{os.getpid()}-{len(self._staged)}-{final.name}"
+        staged_here = any(f == final for _, f in self._staged)
+        if table.num_rows == 0 and not final.exists() and not staged_here:
+            return 0  # nothing to add and nothing to replace: no empty part files
+        tmp = directory / f".tmp-{os.getpid()}-{len(self._staged)}-{final.name}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         self._staged.append((tmp, final))
         self.rows_written[name] = self.rows_written.get(name, 0) + table.num_rows

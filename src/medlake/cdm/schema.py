@@ -171,8 +171,11 @@ TABLES: dict[str, Table] = {
             """note_nlp_id BIGINT, note_id BIGINT, section_concept_id INTEGER, snippet VARCHAR, "offset" VARCHAR,
             lexical_variant VARCHAR, note_nlp_concept_id INTEGER, note_nlp_source_concept_id INTEGER,
             nlp_system VARCHAR, nlp_date DATE, nlp_datetime TIMESTAMP, term_exists VARCHAR, term_temporal VARCHAR,
-            term_modifiers VARCHAR""",
-            "entities found in notes by medlake.nlp",
+            term_modifiers VARCHAR, person_id BIGINT, entity_type VARCHAR, offset_start INTEGER, offset_end INTEGER,
+            assertion VARCHAR, concept_code VARCHAR, concept_name VARCHAR, code_score DOUBLE, term_date DATE,
+            term_date_end DATE, value_as_number DOUBLE, value_high DOUBLE, value_text VARCHAR, unit VARCHAR,
+            unit_ucum VARCHAR""",
+            "entities found in notes by medlake.nlp (person_id ... unit_ucum are medlake extensions)",
         ),
         _plain(
             "location",
@@ -253,6 +256,26 @@ TABLES: dict[str, Table] = {
             resident_id VARCHAR, phone VARCHAR, address VARCHAR, src_file VARCHAR, src_record VARCHAR""",
             "identity attributes of each source-system patient, the input of the master patient index",
         ),
+        # -- master patient index (medlake.mpi) ----------------------------------------------------------
+        _plain(
+            "mpi_review",
+            """pair_id VARCHAR, src_system_l VARCHAR, src_person_id_l VARCHAR, src_system_r VARCHAR,
+            src_person_id_r VARCHAR, match_probability DOUBLE, reason VARCHAR, created_at TIMESTAMP""",
+            "master patient index: uncertain pairs waiting for a reviewer's decision",
+            "pair_id",
+        ),
+        _plain(
+            "mpi_decision",
+            """pair_id VARCHAR, src_system_l VARCHAR, src_person_id_l VARCHAR, src_system_r VARCHAR,
+            src_person_id_r VARCHAR, decision VARCHAR, decided_by VARCHAR, decided_at TIMESTAMP, note VARCHAR""",
+            "master patient index: reviewers' match / no-match decisions, re-applied on every link run",
+            "pair_id",
+        ),
+        _plain(
+            "_mpi_applied",
+            """src_system VARCHAR, provisional_id BIGINT, person_id BIGINT, applied_at TIMESTAMP""",
+            "master patient index: the provisional → linked person id map last written into clinical tables",
+        ),
         # -- OMOP derived / optional tables, filled by `medlake omop import` (medlake.omop) ---------------
         _plain(
             "condition_era",
@@ -315,6 +338,20 @@ TABLES: dict[str, Table] = {
             version INTEGER, captured_at TIMESTAMP, rows_read BIGINT, rows_written BIGINT, rows_quarantined BIGINT,
             run_id VARCHAR""",
             "raw-zone manifest: every captured file version with its sha256",
+        ),
+        _plain(
+            "_nlp_processed",
+            """note_id BIGINT, nlp_system VARCHAR, batch VARCHAR, entity_count INTEGER, processed_at TIMESTAMP""",
+            "notes already processed by `medlake nlp run` (one part per batch)",
+        ),
+        _plain(
+            "_dicom_instance",
+            """sop_instance_uid VARCHAR, image_series_uid VARCHAR, image_study_uid VARCHAR, instance_number INTEGER,
+            patient_id VARCHAR, accession_number VARCHAR, modality VARCHAR, body_part_examined VARCHAR,
+            image_date DATE, study_description VARCHAR, series_description VARCHAR, rows INTEGER, columns INTEGER,
+            slice_thickness DOUBLE, pixel_spacing VARCHAR, manufacturer VARCHAR, manufacturer_model VARCHAR,
+            series_number INTEGER, local_path VARCHAR, source_path VARCHAR, src_file VARCHAR""",
+            "DICOM instance headers (one part per study), from which image_occurrence series rows are rebuilt",
         ),
         _plain(
             "_quarantine",

@@ -26,8 +26,12 @@ app = typer.Typer(
 # Feature modules; each defines ``register(app: typer.Typer) -> None``.
 # Add one line per feature (keep the list sorted by feature).
 COMMAND_MODULES = [
+    "medlake.cli.cohort_cmds",
+    "medlake.cli.export_cmds",
     "medlake.cli.lake_cmds",
+    "medlake.cli.model_cmds",
     "medlake.cli.mpi_cmds",
+    "medlake.cli.nlp_cmds",
     "medlake.cli.synth_cmds",
     "medlake.cli.web_cmds",
 ]

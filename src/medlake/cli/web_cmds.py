@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         uvicorn.run(app_, host=host, port=port, workers=workers, proxy_headers=True, log_level="warning")
 
     @db_app.command("upgrade")
-    def db_upgrade(data_dir: DataDirOption = None, revision: str = "head") -> None:
+    def db_upgrade(data_dir: DataDirOption = None, revision: str = "heads") -> None:
         """Apply the store migrations up to REVISION (default: the newest)."""
         from medlake.store.migrate import upgrade
 
@@ -49,7 +49,9 @@ def register(app: typer.Typer) -> None:
         username: str,
         role: Annotated[str, typer.Option(help="admin, steward, researcher or clinician")],
         data_dir: DataDirOption = None,
-        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="read the password from stdin")
+        ] = False,
         display_name: Annotated[str, typer.Option(help="name shown in the UI")] = "",
     ) -> None:
         """Create a user account (the first admin, for example)."""

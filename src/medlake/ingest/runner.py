@@ -140,6 +140,7 @@ def ingest_path(
             plan.append((cls, src))
         plan.sort(key=lambda item: (item[0].priority, item[1].rel))
         registry = ConceptRegistry(lake)
+        manifest: list[dict[str, object]] = []
         total = sum(src.size for _, src in plan) or 1
         progress = Progress(
             TextColumn("[bold]ingest[/] {task.description}"),
@@ -158,7 +159,7 @@ def ingest_path(
                     batches.setdefault(cls.kind, []).append(src)
                     continue
                 progress.update(task, description=src.rel[-50:])
-                fr = _ingest_one(lake, registry, run_id, cls, [src], history)
+                fr = _ingest_one(lake, registry, run_id, cls, [src], history, manifest)
                 report.files.extend(fr)
                 progress.advance(task, src.size)
                 for f in fr:
@@ -166,7 +167,7 @@ def ingest_path(
                         on_file(f)
             for kind, srcs in batches.items():
                 progress.update(task, description=f"{kind} ({len(srcs)} files)")
-                fr = _ingest_one(lake, registry, run_id, CONNECTORS[kind], srcs, history)
+                fr = _ingest_one(lake, registry, run_id, CONNECTORS[kind], srcs, history, manifest)
                 report.files.extend(fr)
                 progress.advance(task, sum(s.size for s in srcs))
         if plan:
@@ -190,10 +191,12 @@ def _ingest_one(
     cls: type[Connector],
     srcs: list[SourceFile],
     history: dict[str, list[dict[str, object]]],
+    manifest: list[dict[str, object]],
 ) -> list[FileReport]:
     """Ingest one file (or one batch) in one transaction; a rejected file is quarantined whole."""
     reports: list[FileReport] = []
     contexts: list[IngestContext] = []
+    rejected: set[str] = set()
     try:
         with lake.transaction(locked=True, refresh=False) as tx:
             for src in srcs:
@@ -219,20 +222,25 @@ def _ingest_one(
                     ctx = IngestContext(lake, tx, run_id, srcs[0])
                     contexts[:] = [ctx]
                     ctx.quarantine("<file>", exc.message, system=cls.system)
+                    rejected.add(srcs[0].sha256)
             registry.flush(tx)
+            pending: list[dict[str, object]] = []
             for ctx in contexts:
                 ctx.finish()
-                _write_manifest(tx, ctx, cls, history)
+                _write_manifest(tx, ctx, cls, manifest, pending)
     except Exception as exc:  # recorded per file and surfaced by the CLI's exit status
         for src in srcs:
             reports.append(
                 FileReport(src.rel, cls.kind, "failed", src.sha256, error=f"{type(exc).__name__}: {exc}")
             )
         return reports
+    for row in pending:
+        manifest.append(row)
+        history.setdefault(str(row["source_key"]), []).append(row)
     for ctx in contexts:
         s = ctx.stats
         status = "new" if ctx.src.version == 1 else "changed"
-        if s.rows_quarantined and not s.rows_written and ctx.src.version >= 1 and s.rows_read == 0:
+        if ctx.src.sha256 in rejected:
             status = "rejected"
         reports.append(
             FileReport(
@@ -251,7 +259,11 @@ def _ingest_one(
 
 
 def _write_manifest(
-    tx: LakeTransaction, ctx: IngestContext, cls: type[Connector], history: dict[str, list[dict[str, object]]]
+    tx: LakeTransaction,
+    ctx: IngestContext,
+    cls: type[Connector],
+    manifest: list[dict[str, object]],
+    pending: list[dict[str, object]],
 ) -> None:
     s = ctx.stats
     row = {
@@ -267,6 +279,7 @@ def _write_manifest(
         "rows_quarantined": s.rows_quarantined,
         "run_id": ctx.run_id,
     }
-    rows = history.setdefault(ctx.src.source_key, [])
-    rows.append(row)
-    tx.write("_raw_file", ctx.src.source_key, rows)
+    # one manifest part per run, rewritten as files land: a crash loses only the manifest rows of
+    # files whose parts a re-run will rewrite under the same names anyway
+    pending.append(row)
+    tx.write("_raw_file", f"run-{ctx.run_id}", manifest + pending)

@@ -1,0 +1,226 @@
+"""Load benchmark of the CDS Hooks service: POST /cds-services/{id} at a fixed request rate.
+
+Builds a toy lake (or uses --data-dir with a published model), trains and publishes a LightGBM
+model, starts ``medlake model serve`` in its own process and drives it with an open-loop httpx
+asyncio client at --rate requests/s for --seconds, once with a full FHIR prefetch and once with
+no prefetch (every feature read from the lake by person_id). Prints p50/p95/p99/max latency.
+
+    .venv/bin/python benchmarks/cdss_bench.py --rate 100 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(data_dir: Path, patients: int) -> tuple[str, list[int]]:
+    from medlake.cdm.lake import Lake
+    from medlake.models import Registry, StaticDirectory, train
+    from medlake.models.toylake import build_toy_lake, toy_spec
+
+    truth = build_toy_lake(data_dir, n=patients, seed=1)
+    reg = Registry(data_dir)
+    spec = toy_spec().with_algorithm("lightgbm")
+    m = train(Lake(data_dir).connect(), spec, reg, trainer="bench")
+    reg.transition(m["task"], m["version"], "validated", by="bench")
+    reg.transition(
+        m["task"], m["version"], "published", by="steward", users=StaticDirectory({"steward": {"steward"}})
+    )
+    return m["task"], sorted(truth)
+
+
+def prefetch_body(i: int) -> dict[str, Any]:
+    def bundle(*res: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in res]}
+
+    obs = [
+        {
+            "resourceType": "Observation",
+            "code": {"coding": [{"code": "WT"}]},
+            "effectiveDateTime": "2024-03-02T08:00:00",
+            "valueQuantity": {"value": 2.5 + (i % 40) / 10},
+        },
+        {
+            "resourceType": "Observation",
+            "code": {"coding": [{"code": "CPB"}]},
+            "effectiveDateTime": "2024-03-03T10:00:00",
+            "valueQuantity": {"value": 60 + i % 120},
+        },
+    ]
+    cond = (
+        [
+            {
+                "resourceType": "Condition",
+                "code": {"coding": [{"code": "I28.801"}]},
+                "onsetDateTime": "2024-03-01",
+            }
+        ]
+        if i % 3 == 0
+        else []
+    )
+    return {
+        "patient": {
+            "resourceType": "Patient",
+            "id": f"p{i}",
+            "gender": "male" if i % 2 else "female",
+            "birthDate": "2023-12-01",
+        },
+        "procedures": bundle(
+            {
+                "resourceType": "Procedure",
+                "code": {"coding": [{"code": "35.8201"}]},
+                "performedDateTime": "2024-03-03T09:00:00",
+            }
+        ),
+        "observations": bundle(*obs),
+        "conditions": bundle(*cond),
+    }
+
+
+async def drive(url: str, bodies: list[dict[str, Any]], rate: float) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+
+        async def one(body: dict[str, Any]) -> None:
+            nonlocal errors
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(url, json=body)
+                ok = r.status_code == 200 and r.json()["cards"]
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - t0) * 1000)
+            errors += 0 if ok else 1
+
+        start = time.perf_counter()
+        tasks = []
+        for i, body in enumerate(bodies):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+def summary(name: str, lat: list[float], errors: int, seconds: float) -> dict[str, Any]:
+    q = statistics.quantiles(lat, n=100)
+    return {
+        "scenario": name,
+        "requests": len(lat),
+        "errors": errors,
+        "achieved_rps": round(len(lat) / seconds, 1),
+        "p50_ms": round(q[49], 2),
+        "p95_ms": round(q[94], 2),
+        "p99_ms": round(q[98], 2),
+        "max_ms": round(max(lat), 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--patients", type=int, default=2000, help="toy lake size")
+    ap.add_argument("--data-dir", type=Path, default=None, help="existing data dir with a published model")
+    ap.add_argument("--service", default=None, help="service id when --data-dir is given")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="cdss-bench-")
+    if args.data_dir is None:
+        data_dir = Path(tmp.name) / "data"
+        service, people = prepare(data_dir, args.patients)
+    else:
+        data_dir, service, people = args.data_dir, args.service, []
+    port = _free_port()
+    env = os.environ | {"MEDLAKE_DATA_DIR": str(data_dir)}
+    env.pop("MEDLAKE_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "medlake.cli",
+            "model",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        cwd=REPO,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                services = httpx.get(f"{base}/cds-services", timeout=1).json()["services"]
+                service = service or services[0]["id"]
+                break
+            except (httpx.HTTPError, KeyError, IndexError):
+                time.sleep(0.1)
+        url = f"{base}/cds-services/{service}"
+        n = int(args.rate * args.seconds)
+
+        def body(i: int, with_prefetch: bool) -> dict[str, Any]:
+            b: dict[str, Any] = {"hook": "patient-view", "hookInstance": str(uuid.uuid4())}
+            if with_prefetch:
+                b |= {"context": {"patientId": f"ext-{i}"}, "prefetch": prefetch_body(i)}
+            else:
+                b |= {"context": {"patientId": str(people[i % len(people)])}}
+            return b
+
+        results = []
+        scenarios = [("full prefetch", True)] + (
+            [("no prefetch (lake by person_id)", False)] if people else []
+        )
+        for name, with_prefetch in scenarios:
+            asyncio.run(drive(url, [body(i, with_prefetch) for i in range(50)], 50))  # warm-up
+            t0 = time.perf_counter()
+            lat, errors = asyncio.run(drive(url, [body(i, with_prefetch) for i in range(n)], args.rate))
+            results.append(summary(name, lat, errors, time.perf_counter() - t0))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        tmp.cleanup()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(
+            f"| scenario | requests | errors | achieved req/s | p50 ms | p95 ms | p99 ms | max ms |  (target {args.rate:g} req/s)"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in results:
+            print(
+                f"| {r['scenario']} | {r['requests']} | {r['errors']} | {r['achieved_rps']} | {r['p50_ms']} "
+                f"| {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

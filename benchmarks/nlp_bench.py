@@ -1,0 +1,71 @@
+"""Throughput of the NLP pipeline on ~1,000-character notes, per core.
+
+    .venv/bin/python benchmarks/nlp_bench.py [--corpus ../shared/data/yidu_s4k/train.jsonl] \
+        [--notes 500] [--model DIR] [--code-table ../shared/data/lexicons/ICD_10v601.csv]
+
+Notes are built by concatenating Yidu-S4K records to 1,000 characters. Reported: notes per
+CPU-second of one process (``time.process_time``; the machine is shared, so wall time is noisier)
+and wall-clock notes per second, for ``annotate`` (entities + assertions + times + values + codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+from medlake.nlp.pipeline import Pipeline, PipelineConfig
+
+
+def notes_from(corpus: Path, n: int, size: int = 1000) -> list[str]:
+    notes, cur = [], ""
+    with open(corpus, encoding="utf-8") as fh:
+        texts = [json.loads(line)["originalText"] for line in fh if line.strip()]
+    while len(notes) < n:
+        for t in texts:
+            cur += t
+            if len(cur) >= size:
+                notes.append(cur[:size])
+                cur = ""
+                if len(notes) >= n:
+                    break
+    return notes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", type=Path, default=Path("../shared/data/yidu_s4k/train.jsonl"))
+    ap.add_argument("--notes", type=int, default=500)
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--code-table", type=Path)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    pipeline = Pipeline(PipelineConfig(model_dir=args.model, code_table=args.code_table))
+    build = time.perf_counter() - t0
+    notes = notes_from(args.corpus, args.notes)
+    for note in notes[:20]:  # warm caches
+        pipeline.annotate(note, date(2020, 1, 1))
+    c0, w0 = time.process_time(), time.perf_counter()
+    entities = sum(len(pipeline.annotate(note, date(2020, 1, 1))) for note in notes)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    print(
+        json.dumps(
+            {
+                "system": pipeline.system,
+                "notes": len(notes),
+                "chars_per_note": 1000,
+                "entities_per_note": round(entities / len(notes), 1),
+                "notes_per_cpu_second": round(len(notes) / cpu, 1),
+                "notes_per_wall_second": round(len(notes) / wall, 1),
+                "pipeline_build_seconds": round(build, 1),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

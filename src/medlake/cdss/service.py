@@ -1,0 +1,303 @@
+"""The CDS Hooks 2.0 engine: published models as services, requests scored into cards.
+
+``CdsEngine`` keeps every published model, its feature spec and one DuckDB connection to the
+lake in memory (reloaded when the registry or the lake changes, checked at most every few
+seconds). A call reads the prefetch first and asks the lake only for features the prefetch cannot
+give, by person_id. Requests are validated strictly; a bad one raises ``BadRequest`` with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from medlake.cdm.lake import Lake
+from medlake.cdss.fhir import features_from_prefetch, index_time, read_prefetch
+from medlake.cdss.store import CardRecord, CdsStore, utcnow
+from medlake.errors import MedlakeError
+from medlake.models.extract import extract_person, person_index
+from medlake.models.registry import Registry
+from medlake.models.runtime import LoadedModel, load_model
+
+INDICATOR = {"low": "info", "medium": "warning", "high": "critical"}
+FEEDBACK_OUTCOMES = {"accepted", "overridden"}
+
+
+class BadRequest(MedlakeError):
+    code = "ML440"
+    http_status = 400
+
+
+def override_reasons() -> dict[str, Any]:
+    text = resources.files("medlake.cdss").joinpath("override_reasons.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    if set(data) != {"system", "reasons"} or any(set(r) != {"code", "display"} for r in data["reasons"]):
+        raise ValueError("override_reasons.json: expected keys system, reasons[code, display]")
+    return data
+
+
+class CdsEngine:
+    def __init__(self, data_dir: Path, store: CdsStore, *, refresh_seconds: float = 5.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.registry = Registry(self.data_dir)
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self.reasons = override_reasons()
+        self._models: dict[str, LoadedModel] = {}
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con_mtime = 0.0
+        self._con_lock = threading.Lock()
+        self._person_cache: dict[str, int | None] = {}
+
+    # -- models -------------------------------------------------------------------------------------
+    def models(self) -> dict[str, LoadedModel]:
+        now = time.monotonic()
+        if now - self._checked < self.refresh_seconds and self._checked:
+            return self._models
+        with self._lock:
+            if time.monotonic() - self._checked >= self.refresh_seconds or not self._checked:
+                published = {m["task"]: m for m in self.registry.published()}
+                models = {}
+                for task, m in published.items():
+                    cur = self._models.get(task)
+                    same = cur is not None and cur.manifest["version"] == m["version"]
+                    models[task] = (
+                        cur if same and cur is not None else load_model(self.registry, task, m["version"])
+                    )
+                self._models = models
+                self._checked = time.monotonic()
+        return self._models
+
+    def model(self, service_id: str) -> LoadedModel:
+        from medlake.errors import NotFound
+
+        model = self.models().get(service_id)
+        if model is None:
+            raise NotFound(
+                f"no CDS service {service_id!r}", hint="GET /cds-services lists the published models."
+            )
+        return model
+
+    # -- discovery ---------------------------------------------------------------------------------
+    def discovery(self) -> dict[str, Any]:
+        services = []
+        for task, lm in sorted(self.models().items()):
+            kinds = {f.kind for f in lm.spec.features}
+            prefetch = {"patient": "Patient/{{context.patientId}}"}
+            if kinds & {"measurement", "variable"}:
+                prefetch["observations"] = "Observation?patient={{context.patientId}}"
+            if "condition" in kinds:
+                prefetch["conditions"] = "Condition?patient={{context.patientId}}"
+            if "procedure" in kinds or lm.spec.source.kind == "index_event":
+                prefetch["procedures"] = "Procedure?patient={{context.patientId}}"
+            if "drug" in kinds:
+                prefetch["medications"] = "MedicationRequest?patient={{context.patientId}}"
+            for hook in lm.spec.cds.hooks:
+                services.append(
+                    {
+                        "id": task,
+                        "hook": hook,
+                        "title": lm.spec.cds.title or lm.spec.title or task,
+                        "description": f"Risk of {lm.spec.title or task} ({lm.manifest['algorithm']} "
+                        f"v{lm.manifest['version']}), with its main reasons.",
+                        "prefetch": prefetch,
+                        "usageRequirements": "Clinician decision support; not for automated decisions.",
+                    }
+                )
+        return {"services": services}
+
+    # -- the lake ----------------------------------------------------------------------------------
+    def _connection(self) -> duckdb.DuckDBPyConnection | None:
+        lake = Lake(self.data_dir)
+        if not lake.catalog_path.exists():
+            return None
+        mtime = lake.catalog_path.stat().st_mtime
+        if self._con is None or mtime != self._con_mtime:
+            if self._con is not None:
+                self._con.close()
+            self._con = lake.connect(threads=1)
+            self._con_mtime = mtime
+            self._person_cache.clear()
+        return self._con
+
+    def _person_id(self, con: duckdb.DuckDBPyConnection, patient_id: str) -> int | None:
+        if patient_id in self._person_cache:
+            return self._person_cache[patient_id]
+        row = con.execute(
+            "SELECT person_id FROM person WHERE CAST(person_id AS VARCHAR) = ? OR person_source_value = ? "
+            "UNION ALL SELECT person_id FROM person_link WHERE src_person_id = ? LIMIT 1",
+            [patient_id, patient_id, patient_id],
+        ).fetchall()
+        pid = int(row[0][0]) if row else None
+        self._person_cache[patient_id] = pid
+        return pid
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def call(self, service_id: str, body: Any, base_url: str = "") -> dict[str, Any]:
+        lm = self.model(service_id)
+        hook, patient_id, prefetch = _validate_call(body, lm.spec.cds.hooks)
+        pre = read_prefetch(prefetch)
+        index = index_time(lm.spec, pre)
+        x = features_from_prefetch(lm.spec, pre, index) if index is not None else None
+        person_id: int | None = None
+        from_lake: list[str] = []
+        if x is None or np.isnan(x).any():
+            with self._con_lock:
+                con = self._connection()
+                person_id = self._person_id(con, patient_id) if con is not None else None
+                if con is not None and person_id is not None:
+                    if index is None:
+                        found = person_index(con, lm.spec, person_id)
+                        index = found[1] if found else datetime.now().replace(microsecond=0)
+                    lake_x, _ = extract_person(con, lm.spec, person_id, at=index)
+            if index is not None and person_id is not None:
+                if x is None:
+                    x = features_from_prefetch(lm.spec, pre, index)
+                gaps = np.isnan(x) & ~np.isnan(lake_x)
+                from_lake = [lm.spec.features[j].name for j in np.flatnonzero(gaps)]
+                x[gaps] = lake_x[gaps]
+        if x is None:
+            x = features_from_prefetch(lm.spec, pre, datetime.now().replace(microsecond=0))
+        if np.isnan(x).all():
+            raise BadRequest(
+                f"no data for patient {patient_id!r}: give a prefetch or a patient known to the lake"
+            )
+        risk, factors = lm.score(x)
+        band = lm.band(risk)
+        card = self._card(lm, service_id, risk, band, factors, from_lake, base_url)
+        self.store.log_card(
+            CardRecord(
+                uuid=card["uuid"],
+                service_id=service_id,
+                task=lm.manifest["task"],
+                version=int(lm.manifest["version"]),
+                person_id=person_id,
+                hook=hook,
+                risk=risk,
+                band=band,
+                features=json.dumps([None if np.isnan(v) else float(v) for v in x]),
+                created_at=utcnow(),
+            )
+        )
+        return {"cards": [card]}
+
+    def _card(
+        self,
+        lm: LoadedModel,
+        service_id: str,
+        risk: float,
+        band: str,
+        factors: list[dict[str, Any]],
+        from_lake: list[str],
+        base_url: str,
+    ) -> dict[str, Any]:
+        title = lm.spec.cds.title or lm.spec.title or lm.spec.name
+        observed = {
+            b["band"]: b["observed_risk"]
+            for b in lm.manifest["metrics"].get("test", {}).get("risk_bands", [])
+        }
+        lines = [f"Predicted risk **{risk:.0%}** ({band} risk band)."]
+        if observed.get(band) is not None:
+            lines[0] += f" Observed risk in this band when the model was validated: {observed[band]:.0%}."
+        if factors:
+            lines += ["", "Main contributing factors:"]
+            for f in factors:
+                arrow = "raises" if f["contribution"] > 0 else "lowers"
+                value = "missing" if f["value"] is None else f"{f['value']:g}"
+                lines.append(f"- {f['feature']} = {value} ({arrow} the risk)")
+        if from_lake:
+            lines += ["", f"Taken from the research data lake: {', '.join(from_lake)}."]
+        return {
+            "uuid": str(uuid.uuid4()),
+            "summary": f"{title}: {risk:.0%} risk ({band})"[:140],
+            "indicator": INDICATOR[band],
+            "detail": "\n".join(lines),
+            "source": {
+                "label": f"medlake {lm.manifest['task']} v{lm.manifest['version']} ({lm.manifest['algorithm']})",
+                "url": f"{base_url.rstrip('/')}/cds-services/{service_id}/model-card",
+            },
+            "overrideReasons": [{"system": self.reasons["system"], **r} for r in self.reasons["reasons"]],
+        }
+
+    # -- feedback ----------------------------------------------------------------------------------
+    def feedback(self, service_id: str, body: Any) -> int:
+        lm = self.model(service_id)
+        if not isinstance(body, dict) or not isinstance(body.get("feedback"), list) or not body["feedback"]:
+            raise BadRequest("feedback body must be {'feedback': [ ... ]} with at least one item")
+        rows = []
+        for i, item in enumerate(body["feedback"]):
+            if not isinstance(item, dict):
+                raise BadRequest(f"feedback[{i}] must be an object")
+            card_id, outcome = item.get("card"), item.get("outcome")
+            if not isinstance(card_id, str) or not card_id:
+                raise BadRequest(f"feedback[{i}].card must be the uuid of a card")
+            if outcome not in FEEDBACK_OUTCOMES:
+                raise BadRequest(f"feedback[{i}].outcome must be 'accepted' or 'overridden'")
+            reason = item.get("overrideReason") or {}
+            if not isinstance(reason, dict):
+                raise BadRequest(f"feedback[{i}].overrideReason must be an object")
+            coding = reason.get("reason") or {}
+            if outcome == "overridden" and coding and not isinstance(coding, dict):
+                raise BadRequest(f"feedback[{i}].overrideReason.reason must be a Coding")
+            ts = item.get("outcomeTimestamp")
+            rows.append(
+                {
+                    "card_uuid": card_id,
+                    "service_id": service_id,
+                    "task": lm.manifest["task"],
+                    "version": int(lm.manifest["version"]),
+                    "outcome": outcome,
+                    "override_code": str(coding.get("code", ""))[:64] if isinstance(coding, dict) else "",
+                    "override_display": str(coding.get("display", ""))[:255]
+                    if isinstance(coding, dict)
+                    else "",
+                    "comment": str(reason.get("userComment", ""))[:2000],
+                    "outcome_at": _parse_ts(ts, i),
+                }
+            )
+        return self.store.add_feedback(rows)
+
+
+def _parse_ts(ts: Any, i: int) -> datetime | None:
+    if ts is None:
+        return None
+    from medlake.cdss.fhir import parse_time
+
+    parsed = parse_time(ts)
+    if parsed is None:
+        raise BadRequest(f"feedback[{i}].outcomeTimestamp is not an ISO date-time")
+    return parsed
+
+
+def _validate_call(body: Any, hooks: Sequence[str]) -> tuple[str, str, dict[str, Any] | None]:
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    hook = body.get("hook")
+    if not isinstance(hook, str) or not hook:
+        raise BadRequest("'hook' is required")
+    if hook not in hooks:
+        raise BadRequest(f"this service does not answer the {hook!r} hook (it answers {', '.join(hooks)})")
+    if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
+        raise BadRequest("'hookInstance' is required")
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise BadRequest("'context' must be an object")
+    patient_id = context.get("patientId")
+    if not isinstance(patient_id, str) or not patient_id:
+        raise BadRequest("'context.patientId' is required")
+    prefetch = body.get("prefetch")
+    if prefetch is not None and not isinstance(prefetch, dict):
+        raise BadRequest("'prefetch' must be an object")
+    return hook, patient_id, prefetch

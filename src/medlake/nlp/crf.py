@@ -1,0 +1,285 @@
+"""The trainable part: a character-level CRF (python-crfsuite) with dictionary features.
+
+A model is a directory, never a pickle::
+
+    model.crfsuite   the CRF weights
+    meta.json        format version, labels, training parameters, resource fingerprints
+    gazetteer.tsv    typed terms seen in training (term<TAB>type)
+    words.txt        optional untyped word list (e.g. THUOCL) for word-boundary features
+    terms.tsv        optional extra typed terms (e.g. ICD-10 names) used as features
+
+While training, the gazetteer feature of each training document comes from the *other* folds
+(out-of-fold), so the CRF learns how much to trust a term it has not seen in that very document.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pycrfsuite
+
+from medlake.errors import NlpModelError
+from medlake.nlp.corpus import Document
+from medlake.nlp.features import char_features
+from medlake.nlp.lexicon import Lexicon, builtin_terms, cmekg_terms, parse_typed_tsv, stop_terms
+from medlake.nlp.matcher import DictMatcher
+from medlake.nlp.types import CODE_LABELS, LABEL_CODES, Span
+
+FORMAT_VERSION = 1
+_SPLIT_AFTER = set("。；！？\n")
+
+
+@dataclass
+class TrainParams:
+    c1: float = 0.05
+    c2: float = 0.02
+    max_iterations: int = 150
+    inner_folds: int = 4
+    seed: int = 13
+    min_gazetteer_len: int = 2
+
+    def crfsuite(self) -> dict[str, Any]:
+        return {
+            "c1": self.c1,
+            "c2": self.c2,
+            "max_iterations": self.max_iterations,
+            "feature.possible_transitions": True,
+        }
+
+
+@dataclass
+class Resources:
+    """Feature resources shared by training and prediction (all plain data)."""
+
+    base_terms: list[tuple[str, str]] = field(default_factory=list)
+    extra_terms: list[tuple[str, str]] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    base_name: str = "builtin"  # "builtin" or "builtin+cmekg": recorded in meta.json, rebuilt on load
+    _base: DictMatcher | None = None
+    _words: DictMatcher | None = None
+
+    def base_matcher(self) -> DictMatcher:
+        if self._base is None:
+            lex = Lexicon(stop=stop_terms())
+            lex.extend(self.base_terms, "cmekg")
+            lex.extend(self.extra_terms, "icd10")
+            self._base = DictMatcher(lex)
+        return self._base
+
+    def word_matcher(self) -> DictMatcher:
+        if self._words is None:
+            lex = Lexicon()
+            lex.extend(((w, "解剖部位") for w in self.words), "words")
+            self._words = DictMatcher(lex)
+        return self._words
+
+
+def default_resources(
+    *, extra_terms: list[tuple[str, str]] | None = None, words: list[str] | None = None
+) -> Resources:
+    base = [(t, e) for t, e, _ in builtin_terms()]
+    cmekg = cmekg_terms()
+    name = "builtin+cmekg" if cmekg else "builtin"
+    return Resources(
+        base_terms=base + cmekg, extra_terms=extra_terms or [], words=words or [], base_name=name
+    )
+
+
+def gazetteer(docs: Sequence[Document], min_len: int = 2) -> list[tuple[str, str]]:
+    """Typed terms of annotated documents, each with its most frequent type."""
+    votes: dict[str, Counter[str]] = {}
+    for doc in docs:
+        for s in doc.spans:
+            term = doc.text[s.start : s.end]
+            if len(term) >= min_len:
+                votes.setdefault(term, Counter())[s.label] += 1
+    return [(term, c.most_common(1)[0][0]) for term, c in votes.items()]
+
+
+def _gaz_matcher(terms: list[tuple[str, str]]) -> DictMatcher:
+    lex = Lexicon()
+    lex.extend(terms, "gazetteer")
+    return DictMatcher(lex)
+
+
+def segments(text: str, spans: Sequence[Span] = ()) -> list[tuple[int, int]]:
+    """Sentence-like pieces of ``text`` (never cutting through a span)."""
+    inside = bytearray(len(text) + 1)
+    for s in spans:
+        inside[s.start + 1 : s.end] = b"\x01" * (s.end - s.start - 1)
+    out, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in _SPLIT_AFTER and not inside[i + 1]:
+            out.append((start, i + 1))
+            start = i + 1
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
+def bioes(length: int, spans: Sequence[Span], offset: int = 0) -> list[str]:
+    labels = ["O"] * length
+    for s in spans:
+        a, b = s.start - offset, s.end - offset
+        if a < 0 or b > length:
+            continue
+        code = LABEL_CODES[s.label]
+        if b - a == 1:
+            labels[a] = "S-" + code
+        else:
+            labels[a] = "B-" + code
+            for k in range(a + 1, b - 1):
+                labels[k] = "I-" + code
+            labels[b - 1] = "E-" + code
+    return labels
+
+
+def decode(labels: Sequence[str], offset: int = 0) -> list[Span]:
+    """Spans from a BIOES sequence (tolerant: a dangling B/I run still yields a span)."""
+    out: list[Span] = []
+    start, cur = -1, ""
+
+    def close(end: int) -> None:
+        nonlocal start, cur
+        if start >= 0:
+            out.append(Span(offset + start, offset + end, CODE_LABELS[cur]))
+        start, cur = -1, ""
+
+    for i, lab in enumerate(labels):
+        tag, _, code = lab.partition("-")
+        if tag == "O":
+            close(i)
+        elif tag == "S":
+            close(i)
+            out.append(Span(offset + i, offset + i + 1, CODE_LABELS[code]))
+        elif tag == "B" or (tag == "I" and (start < 0 or code != cur)):
+            close(i)
+            start, cur = i, code
+        elif tag == "E":
+            if start < 0 or code != cur:
+                close(i)
+                start, cur = i, code
+            close(i + 1)
+    close(len(labels))
+    return out
+
+
+def _doc_features(text: str, res: Resources, gaz: DictMatcher) -> list[list[str]]:
+    matchers = [("d", res.base_matcher(), True), ("g", gaz, True)]
+    if res.words:
+        matchers.append(("w", res.word_matcher(), False))
+    return char_features(text, matchers)
+
+
+def train(
+    docs: Sequence[Document],
+    out_dir: Path,
+    *,
+    params: TrainParams | None = None,
+    resources: Resources | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CrfModel:
+    """Train a model on ``docs`` and write it to ``out_dir``."""
+    params = params or TrainParams()
+    res = resources or default_resources()
+    say = progress or (lambda _msg: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    order = list(range(len(docs)))
+    random.Random(params.seed).shuffle(order)
+    k = max(2, min(params.inner_folds, len(docs)))
+    folds = [order[i::k] for i in range(k)]
+    trainer = pycrfsuite.Trainer(verbose=False)
+    trainer.set_params(params.crfsuite())
+    t0 = time.monotonic()
+    for f, held in enumerate(folds):
+        held_set = set(held)
+        gaz = _gaz_matcher(gazetteer([docs[i] for i in order if i not in held_set], params.min_gazetteer_len))
+        for i in held:
+            doc = docs[i]
+            feats = _doc_features(doc.text, res, gaz)
+            for a, b in segments(doc.text, doc.spans):
+                inner = [s for s in doc.spans if a <= s.start and s.end <= b]
+                trainer.append(feats[a:b], bioes(b - a, inner, a))
+        say(f"features of fold {f + 1}/{k} ready")
+    say(f"training CRF on {len(docs)} documents")
+    tmp = out_dir / ".model.crfsuite.tmp"
+    trainer.train(str(tmp))
+    tmp.replace(out_dir / "model.crfsuite")
+    _write_terms(out_dir / "gazetteer.tsv", gazetteer(docs, params.min_gazetteer_len))
+    if res.extra_terms:
+        _write_terms(out_dir / "terms.tsv", res.extra_terms)
+    if res.words:
+        (out_dir / "words.txt").write_text("\n".join(res.words) + "\n", "utf-8")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "kind": "medlake-char-crf",
+        "params": params.__dict__,
+        "documents": len(docs),
+        "base_terms": len(res.base_terms),
+        "base": res.base_name,
+        "train_seconds": round(time.monotonic() - t0, 1),
+        "labels": sorted(LABEL_CODES),
+    }
+    (out_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
+    return CrfModel.load(out_dir, resources=res)
+
+
+def _write_terms(path: Path, terms: list[tuple[str, str]]) -> None:
+    lines = [f"{t}\t{e}" for t, e in sorted(set(terms)) if "\t" not in t and "\n" not in t]
+    path.write_text("# term<TAB>type\n" + "\n".join(lines) + "\n", "utf-8")
+
+
+def _read_terms(path: Path) -> list[tuple[str, str]]:
+    if not path.exists():
+        return []
+    return [(t, e) for t, e, _ in parse_typed_tsv(path.read_text("utf-8"), str(path))]
+
+
+class CrfModel:
+    """A loaded model directory; ``predict(text)`` gives typed spans."""
+
+    def __init__(self, directory: Path, tagger: pycrfsuite.Tagger, res: Resources, gaz: DictMatcher) -> None:
+        self.directory = directory
+        self._tagger = tagger
+        self._res = res
+        self._gaz = gaz
+
+    @classmethod
+    def load(cls, directory: Path, *, resources: Resources | None = None) -> CrfModel:
+        meta_path = directory / "meta.json"
+        model_path = directory / "model.crfsuite"
+        if not meta_path.exists() or not model_path.exists():
+            raise NlpModelError(f"{directory} is not a medlake NLP model (meta.json/model.crfsuite missing)")
+        meta = json.loads(meta_path.read_text("utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION or meta.get("kind") != "medlake-char-crf":
+            raise NlpModelError(f"{directory}: unsupported model format {meta.get('format_version')}")
+        words_path = directory / "words.txt"
+        words = words_path.read_text("utf-8").split() if words_path.exists() else []
+        extra = _read_terms(directory / "terms.tsv")
+        if resources is not None:
+            res = resources
+        elif meta.get("base") == "builtin":
+            res = Resources(
+                base_terms=[(t, e) for t, e, _ in builtin_terms()], extra_terms=extra, words=words
+            )
+        else:
+            res = default_resources(extra_terms=extra, words=words)
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(model_path))
+        return cls(directory, tagger, res, _gaz_matcher(_read_terms(directory / "gazetteer.tsv")))
+
+    def predict(self, text: str) -> list[Span]:
+        if not text:
+            return []
+        feats = _doc_features(text, self._res, self._gaz)
+        out: list[Span] = []
+        for a, b in segments(text):
+            out.extend(decode(self._tagger.tag(feats[a:b]), a))
+        return out

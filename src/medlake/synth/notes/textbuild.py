@@ -1,0 +1,197 @@
+"""Building a note's text and its stand-off gold annotations together.
+
+Every span is recorded at the moment its text is appended, so offsets are exact by construction
+(never found by searching afterwards). Phrase templates (``phrases.tsv``) mix literal text,
+inline entities ``[text|T|a|code]`` and slots ``{name}`` or ``{name:a}`` filled by the composer.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Union
+
+from medlake.errors import VocabularyError
+
+ENTITY_TYPES = {
+    "D": "疾病和诊断",
+    "S": "症状和体征",
+    "I": "影像检查",
+    "L": "实验室检验",
+    "O": "手术",
+    "M": "药物",
+    "A": "解剖部位",
+}
+ASSERTIONS = {
+    "p": "present",
+    "n": "negated",
+    "u": "possible",
+    "h": "historical",
+    "f": "family",
+    "y": "hypothetical",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ent:
+    text: str
+    type: str  # one letter of ENTITY_TYPES
+    assertion: str = "p"
+    code: str | None = None
+    value: str | None = None
+    unit: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Phi:
+    text: str
+    type: str  # NAME | ID | PHONE | ADDRESS | DATE | MRN | ACCESSION
+
+
+@dataclass(frozen=True, slots=True)
+class Time:
+    text: str
+    date: str  # ISO date the expression refers to
+    phi: bool = False  # exact dates are personal identifiers too
+
+
+Piece = Union[str, Ent, Phi, Time, "list[Piece]", Callable[["Doc"], None]]
+
+
+class Doc:
+    """Text under construction plus its entities, time expressions and PHI spans."""
+
+    __slots__ = ("entities", "parts", "phi", "pos", "times")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.pos = 0
+        self.entities: list[dict[str, object]] = []
+        self.times: list[dict[str, object]] = []
+        self.phi: list[dict[str, object]] = []
+
+    def t(self, s: str) -> None:
+        self.parts.append(s)
+        self.pos += len(s)
+
+    def emit(self, piece: Piece, assertion: str | None = None) -> None:
+        if isinstance(piece, str):
+            self.t(piece)
+        elif isinstance(piece, Ent):
+            self.ent(piece, assertion)
+        elif isinstance(piece, Phi):
+            start = self.pos
+            self.t(piece.text)
+            self.phi.append({"type": piece.type, "start": start, "end": self.pos, "text": piece.text})
+        elif isinstance(piece, Time):
+            start = self.pos
+            self.t(piece.text)
+            self.times.append({"start": start, "end": self.pos, "text": piece.text, "date": piece.date})
+            if piece.phi:
+                self.phi.append({"type": "DATE", "start": start, "end": self.pos, "text": piece.text})
+        elif isinstance(piece, list):
+            for p in piece:
+                self.emit(p, assertion)
+        else:
+            piece(self)
+
+    def ent(self, e: Ent, assertion: str | None = None) -> None:
+        start = self.pos
+        self.t(e.text)
+        row: dict[str, object] = {
+            "type": ENTITY_TYPES[e.type],
+            "start": start,
+            "end": self.pos,
+            "text": e.text,
+            "assertion": ASSERTIONS[assertion or e.assertion],
+        }
+        if e.code is not None:
+            row["code"] = e.code
+        if e.value is not None:
+            row["value"] = e.value
+        if e.unit is not None:
+            row["unit"] = e.unit
+        if e.date is not None:
+            row["date"] = e.date
+        self.entities.append(row)
+
+    def say(self, rng: random.Random, key: str, **slots: Piece) -> None:
+        """Render one randomly chosen phrasing of ``key`` with ``slots`` filled in."""
+        alternatives = phrasebook().get(key)
+        if alternatives is None:
+            raise VocabularyError(f"no phrase {key!r}")
+        for kind, a, b in rng.choice(alternatives):
+            if kind == "t":
+                self.t(a)
+            elif kind == "s":
+                if a not in slots:
+                    raise VocabularyError(f"phrase {key!r} needs slot {a!r}")
+                self.emit(slots[a], b or None)
+            else:  # inline entity: a = text, b = "T|a|code"
+                typ, _, rest = b.partition("|")
+                assertion, _, code = rest.partition("|")
+                self.ent(Ent(a, typ, assertion or "p", code or None))
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def gold(self, doc_id: str, doc_date: date) -> dict[str, object]:
+        return {
+            "doc_id": doc_id,
+            "doc_date": doc_date.isoformat(),
+            "entities": self.entities,
+            "times": self.times,
+            "phi": self.phi,
+        }
+
+
+_TOKEN = re.compile(r"\{(\w+)(?::(\w))?\}|\[([^\[\]|]+)\|([A-Z])(?:\|([a-z]?))?(?:\|([^\[\]|]*))?\]")
+Token = tuple[str, str, str]
+
+
+def parse_template(template: str, where: str) -> list[Token]:
+    """Split a template into literal, slot and inline-entity tokens (strictly)."""
+    out: list[Token] = []
+    pos = 0
+    for m in _TOKEN.finditer(template):
+        if m.start() > pos:
+            out.append(("t", template[pos : m.start()], ""))
+        if m.group(1):
+            if m.group(2) and m.group(2) not in ASSERTIONS:
+                raise VocabularyError(f"{where}: unknown assertion {m.group(2)!r}")
+            out.append(("s", m.group(1), m.group(2) or ""))
+        else:
+            typ, assertion, code = m.group(4), m.group(5) or "p", m.group(6) or ""
+            if typ not in ENTITY_TYPES or assertion not in ASSERTIONS:
+                raise VocabularyError(f"{where}: bad entity markup {m.group(0)!r}")
+            out.append(("e", m.group(3), f"{typ}|{assertion}|{code}"))
+        pos = m.end()
+    if pos < len(template):
+        out.append(("t", template[pos:], ""))
+    for _kind, a, _ in out:
+        if any(c in a for c in "[]{}"):
+            raise VocabularyError(f"{where}: unbalanced markup in {template!r}")
+    return out
+
+
+@lru_cache(maxsize=1)
+def phrasebook() -> dict[str, list[list[Token]]]:
+    """``phrases.tsv``: ``key<TAB>template`` lines; repeated keys are alternative phrasings."""
+    text = resources.files("medlake.synth.notes").joinpath("phrases.tsv").read_text(encoding="utf-8")
+    book: dict[str, list[list[Token]]] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, sep, template = line.partition("\t")
+        if not sep or not key or "\t" in template:
+            raise VocabularyError(f"phrases.tsv:{lineno}: expected key<TAB>template")
+        book.setdefault(key, []).append(
+            parse_template(template.replace("\\n", "\n"), f"phrases.tsv:{lineno}")
+        )
+    return book

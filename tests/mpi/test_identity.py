@@ -1,0 +1,45 @@
+"""Resident ids, pinyin and masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from medlake.mpi.identity import char_pinyin, mask, name_pinyin, resident_id_check_digit, valid_resident_id
+from medlake.mpi.noisy import noisy_population, resident_id
+
+
+def test_check_digit_of_the_standard_example() -> None:
+    # the example printed in GB 11643-1999
+    assert resident_id_check_digit("11010519491231002") == "X"
+    assert valid_resident_id("11010519491231002X")
+    assert valid_resident_id("11010519491231002x")
+    assert not valid_resident_id("110105194912310021")
+    assert not valid_resident_id("1101051949123100")
+    assert not valid_resident_id("")
+    with pytest.raises(ValueError):
+        resident_id_check_digit("1101")
+
+
+def test_generated_resident_ids_are_valid() -> None:
+    rows, _ = noisy_population(50, seed=3)
+    rids = [r["resident_id"] for r in rows if r["resident_id"]]
+    assert rids and all(valid_resident_id(r) for r in rids)
+
+
+def test_homophones_share_pinyin_and_pinyin_names_normalise() -> None:
+    table = char_pinyin("张章伟玮王汪")
+    assert name_pinyin("张伟", table) == name_pinyin("章玮", table) == ("zhangwei", "zhang")
+    assert name_pinyin("王 伟", table) == ("wangwei", "wang")
+    assert name_pinyin("ZHANG^WEI", table) == ("zhangwei", "zhang")
+    assert name_pinyin("Zhang Wei", table) == ("zhangwei", "zhang")
+    assert name_pinyin("", table) == (None, None)
+    assert name_pinyin(None, table) == (None, None)
+    assert name_pinyin("李", {}) != name_pinyin("张", {})
+
+
+def test_mask_keeps_only_a_hint() -> None:
+    assert mask("张伟") == "张*"
+    assert mask("13812345678") == "138****5678"
+    assert mask("11010519491231002X") == "110***********002X"
+    assert mask(None) == "" and mask("") == ""
+    assert resident_id("110105", __import__("datetime").date(1949, 12, 31), 2) == "11010519491231002X"
