@@ -34,8 +34,20 @@ from medlake.cohort.service import load_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-NEEDED = ["person", "observation_period", "condition_occurrence", "measurement", "note", "note_nlp", "image_occurrence",
-          "image_series_meta", "concept", "concept_ancestor", "concept_relationship", "care_site"]
+NEEDED = [
+    "person",
+    "observation_period",
+    "condition_occurrence",
+    "measurement",
+    "note",
+    "note_nlp",
+    "image_occurrence",
+    "image_series_meta",
+    "concept",
+    "concept_ancestor",
+    "concept_relationship",
+    "care_site",
+]
 
 
 def _time_runs(fn, runs: int) -> tuple[float, list[float], object]:  # type: ignore[no-untyped-def]
@@ -53,8 +65,17 @@ def _time_runs(fn, runs: int) -> tuple[float, list[float], object]:  # type: ign
 def main() -> None:
     ap = argparse.ArgumentParser(description="cohort benchmark: DuckDB vs PostgreSQL")
     ap.add_argument("--data-dir", type=Path, required=True)
-    ap.add_argument("--generate", type=int, default=0, help="generate a synthetic hospital of N patients if the lake is empty")
-    ap.add_argument("--definition", type=Path, default=ROOT / "src/medlake/cohort/examples/triple_positive_breast_cancer.json")
+    ap.add_argument(
+        "--generate",
+        type=int,
+        default=0,
+        help="generate a synthetic hospital of N patients if the lake is empty",
+    )
+    ap.add_argument(
+        "--definition",
+        type=Path,
+        default=ROOT / "src/medlake/cohort/examples/triple_positive_breast_cancer.json",
+    )
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("--skip-pg", action="store_true")
@@ -78,15 +99,26 @@ def main() -> None:
     compiled.sql("duckdb")
     compiled.sql("postgres")
     compile_ms = (time.perf_counter() - t0) * 1000
-    out: dict[str, object] = {"definition": loaded.name, "rows": sizes, "compile_ms_cold": round(compile_ms, 1)}
+    out: dict[str, object] = {
+        "definition": loaded.name,
+        "rows": sizes,
+        "compile_ms_cold": round(compile_ms, 1),
+    }
 
     # 1. DuckDB over Parquet
     con = lake.connect(threads=args.threads)
     cold, warm, res = _time_runs(lambda: run_expression(con, loaded.expression), args.runs)
-    duck_rows = sorted((r["subject_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in res.rows.to_pylist())  # type: ignore[attr-defined]
-    out["duckdb_parquet"] = {"cold_ms": round(cold, 1), "median_ms": round(statistics.median(warm), 1), "runs_ms": [round(w) for w in warm],
-                             "persons": res.persons, "entries": res.entries,  # type: ignore[attr-defined]
-                             "rules": [(r.name, r.persons_passed, r.persons_remaining) for r in res.rules]}  # type: ignore[attr-defined]
+    duck_rows = sorted(
+        (r["subject_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in res.rows.to_pylist()
+    )  # type: ignore[attr-defined]
+    out["duckdb_parquet"] = {
+        "cold_ms": round(cold, 1),
+        "median_ms": round(statistics.median(warm), 1),
+        "runs_ms": [round(w) for w in warm],
+        "persons": res.persons,
+        "entries": res.entries,  # type: ignore[attr-defined]
+        "rules": [(r.name, r.persons_passed, r.persons_remaining) for r in res.rules],
+    }  # type: ignore[attr-defined]
     print("duckdb/parquet:", json.dumps(out["duckdb_parquet"], ensure_ascii=False), flush=True)
     con.close()
 
@@ -99,10 +131,16 @@ def main() -> None:
         mem.execute(f'CREATE TABLE "{name}" AS {lake.view_sql(name)}')
     load_s = time.perf_counter() - t0
     cold, warm, res2 = _time_runs(lambda: run_expression(mem, loaded.expression), args.runs)
-    mem_rows = sorted((r["subject_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in res2.rows.to_pylist())  # type: ignore[attr-defined]
+    mem_rows = sorted(
+        (r["subject_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in res2.rows.to_pylist()
+    )  # type: ignore[attr-defined]
     assert mem_rows == duck_rows
-    out["duckdb_memory"] = {"load_s": round(load_s, 1), "cold_ms": round(cold, 1), "median_ms": round(statistics.median(warm), 1),
-                            "runs_ms": [round(w) for w in warm]}
+    out["duckdb_memory"] = {
+        "load_s": round(load_s, 1),
+        "cold_ms": round(cold, 1),
+        "median_ms": round(statistics.median(warm), 1),
+        "runs_ms": [round(w) for w in warm],
+    }
     print("duckdb/memory:", json.dumps(out["duckdb_memory"]), flush=True)
 
     # 3. PostgreSQL
@@ -116,19 +154,34 @@ def main() -> None:
         t0 = time.perf_counter()
         copy_s = copy_tables(mem, pg, schema, NEEDED)
         with pg.cursor() as cur:
-            for name in ("person", "observation_period", "condition_occurrence", "measurement", "note", "note_nlp", "image_occurrence"):
+            for name in (
+                "person",
+                "observation_period",
+                "condition_occurrence",
+                "measurement",
+                "note",
+                "note_nlp",
+                "image_occurrence",
+            ):
                 cur.execute(f'CREATE INDEX ON {schema}."{name}" (person_id)')
             cur.execute(f"CREATE INDEX ON {schema}.note (note_id)")
         pg.commit()
         load_pg = time.perf_counter() - t0
         cold, warm, pg_res = _time_runs(lambda: run_on_postgres(pg, compiled, schema), args.runs)
         pg_rows = sorted((r[0], r[1], r[2]) for r in pg_res[0])  # type: ignore[index]
-        out["postgres"] = {"load_s": round(load_pg, 1), "copy_s": {k: round(v, 1) for k, v in copy_s.items()},
-                           "cold_ms": round(cold, 1), "median_ms": round(statistics.median(warm), 1),
-                           "runs_ms": [round(w) for w in warm], "same_cohort_as_duckdb": pg_rows == duck_rows}
+        out["postgres"] = {
+            "load_s": round(load_pg, 1),
+            "copy_s": {k: round(v, 1) for k, v in copy_s.items()},
+            "cold_ms": round(cold, 1),
+            "median_ms": round(statistics.median(warm), 1),
+            "runs_ms": [round(w) for w in warm],
+            "same_cohort_as_duckdb": pg_rows == duck_rows,
+        }
         duck_ms = out["duckdb_memory"]["median_ms"]  # type: ignore[index]
         out["ratio_postgres_over_duckdb_memory"] = round(out["postgres"]["median_ms"] / duck_ms, 1)  # type: ignore[index]
-        out["ratio_postgres_over_duckdb_parquet"] = round(out["postgres"]["median_ms"] / out["duckdb_parquet"]["median_ms"], 1)  # type: ignore[index]
+        out["ratio_postgres_over_duckdb_parquet"] = round(
+            out["postgres"]["median_ms"] / out["duckdb_parquet"]["median_ms"], 1
+        )  # type: ignore[index]
         print("postgres:", json.dumps(out["postgres"]), flush=True)
         with pg.cursor() as cur:
             cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -37,10 +37,16 @@ FINDINGS_METS = [
 IMPRESSIONS_NORMAL = ["双肺未见明显异常。", "胸部CT平扫未见明显异常，建议随诊。"]
 IMPRESSIONS_METS = ["双肺多发结节，考虑转移。", "双肺多发结节，结合病史，考虑肺转移瘤，请结合临床。"]
 HISTORY = [
-    "患者因体检发现血糖升高就诊。", "既往高血压病史10年，规律服用硝苯地平。", "否认糖尿病史，否认冠心病史。",
-    "患者3天前无明显诱因出现咳嗽、咳痰，伴低热。", "查体：神志清，精神可，双肺呼吸音清。",
-    "入院后完善相关检查，予抗感染、化痰等对症治疗。", "患者一般情况可，饮食睡眠可，大小便正常。",
-    "术后恢复良好，切口愈合佳，予出院。", "既往2型糖尿病史5年，口服二甲双胍。", "左乳外上象限可触及一肿块，质硬，活动度差。",
+    "患者因体检发现血糖升高就诊。",
+    "既往高血压病史10年，规律服用硝苯地平。",
+    "否认糖尿病史，否认冠心病史。",
+    "患者3天前无明显诱因出现咳嗽、咳痰，伴低热。",
+    "查体：神志清，精神可，双肺呼吸音清。",
+    "入院后完善相关检查，予抗感染、化痰等对症治疗。",
+    "患者一般情况可，饮食睡眠可，大小便正常。",
+    "术后恢复良好，切口愈合佳，予出院。",
+    "既往2型糖尿病史5年，口服二甲双胍。",
+    "左乳外上象限可触及一肿块，质硬，活动度差。",
 ]
 
 
@@ -55,9 +61,13 @@ def _pick(values: list[str], seed_expr: str) -> str:
 def _conform(con: duckdb.DuckDBPyConnection, table: str, select: str) -> str:
     present = {r[0] for r in con.execute(f"DESCRIBE {select}").fetchall()}
     cols = duckdb_columns(table)
-    return "SELECT " + ", ".join(
-        f'CAST({chr(34) + c + chr(34) if c in present else "NULL"} AS {t}) AS "{c}"' for c, t in cols
-    ) + f" FROM ({select}) S"
+    return (
+        "SELECT "
+        + ", ".join(
+            f'CAST({chr(34) + c + chr(34) if c in present else "NULL"} AS {t}) AS "{c}"' for c, t in cols
+        )
+        + f" FROM ({select}) S"
+    )
 
 
 def _hash01(expr: str, salt: int) -> str:
@@ -65,7 +75,9 @@ def _hash01(expr: str, salt: int) -> str:
     return f"((hash(({expr}) * 7919 + {salt}) % 1000003) / 1000003.0)"
 
 
-def generate(out: Path, patients: int, *, note_parts: int = 10, threads: int | None = None) -> dict[str, float]:
+def generate(
+    out: Path, patients: int, *, note_parts: int = 10, threads: int | None = None
+) -> dict[str, float]:
     lake = Lake(out)
     lake.ensure()
     con = duckdb.connect(":memory:")
@@ -80,17 +92,19 @@ def generate(out: Path, patients: int, *, note_parts: int = 10, threads: int | N
         folder = lake.table_dir(table)
         folder.mkdir(parents=True, exist_ok=True)
         path = str(folder / f"{part}.parquet").replace("'", "''")
-        con.execute(f"COPY ({_conform(con, table, select)}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+        con.execute(
+            f"COPY ({_conform(con, table, select)}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+        )
         timings[f"{table}/{part}"] = time.perf_counter() - t0
 
     r = _hash01
     con.execute(
         f"""CREATE TABLE pat AS SELECT i AS person_id,
-            CASE WHEN {r('i', 1)} < 0.52 THEN 8532 ELSE 8507 END AS gender_concept_id,
-            1930 + CAST(floor({r('i', 2)} * 80) AS INTEGER) AS year_of_birth,
-            DATE '2012-01-01' + CAST(floor({r('i', 3)} * 3000) AS INTEGER) AS index_date,
-            {r('i', 4)} AS u_bc, {r('i', 5)} AS u_dm, {r('i', 6)} AS u_htn, {r('i', 7)} AS u_er, {r('i', 8)} AS u_pr,
-            {r('i', 9)} AS u_her2, {r('i', 10)} AS u_fish, {r('i', 11)} AS u_mets
+            CASE WHEN {r("i", 1)} < 0.52 THEN 8532 ELSE 8507 END AS gender_concept_id,
+            1930 + CAST(floor({r("i", 2)} * 80) AS INTEGER) AS year_of_birth,
+            DATE '2012-01-01' + CAST(floor({r("i", 3)} * 3000) AS INTEGER) AS index_date,
+            {r("i", 4)} AS u_bc, {r("i", 5)} AS u_dm, {r("i", 6)} AS u_htn, {r("i", 7)} AS u_er, {r("i", 8)} AS u_pr,
+            {r("i", 9)} AS u_her2, {r("i", 10)} AS u_fish, {r("i", 11)} AS u_mets
         FROM range(1, {n} + 1) t(i)"""
     )
     con.execute(
@@ -99,40 +113,79 @@ def generate(out: Path, patients: int, *, note_parts: int = 10, threads: int | N
             u_mets < 0.12 AS mets
         FROM pat WHERE u_bc < 0.012 AND gender_concept_id = 8532"""
     )
-    write("person", "SELECT person_id, gender_concept_id, year_of_birth, CAST(person_id AS VARCHAR) AS person_source_value, 'bench' AS src_system FROM pat")
-    write("observation_period", "SELECT person_id AS observation_period_id, person_id, DATE '2010-01-01' AS observation_period_start_date, DATE '2024-12-31' AS observation_period_end_date, 32817 AS period_type_concept_id FROM pat")
+    write(
+        "person",
+        "SELECT person_id, gender_concept_id, year_of_birth, CAST(person_id AS VARCHAR) AS person_source_value, 'bench' AS src_system FROM pat",
+    )
+    write(
+        "observation_period",
+        "SELECT person_id AS observation_period_id, person_id, DATE '2010-01-01' AS observation_period_start_date, DATE '2024-12-31' AS observation_period_end_date, 32817 AS period_type_concept_id FROM pat",
+    )
     write(
         "visit_occurrence",
         f"""SELECT person_id * 10 + k AS visit_occurrence_id, person_id,
-            CASE WHEN {r('person_id * 10 + k', 12)} < 0.2 THEN 9201 WHEN {r('person_id * 10 + k', 13)} < 0.1 THEN 9203 ELSE 9202 END AS visit_concept_id,
+            CASE WHEN {r("person_id * 10 + k", 12)} < 0.2 THEN 9201 WHEN {r("person_id * 10 + k", 13)} < 0.1 THEN 9203 ELSE 9202 END AS visit_concept_id,
             index_date + CAST(k * 45 AS INTEGER) AS visit_start_date, index_date + CAST(k * 45 + 3 AS INTEGER) AS visit_end_date, 32817 AS visit_type_concept_id,
-            1 + CAST(floor({r('person_id * 10 + k', 14)} * 40) AS INTEGER) AS care_site_id
+            1 + CAST(floor({r("person_id * 10 + k", 14)} * 40) AS INTEGER) AS care_site_id
         FROM pat, range(0, 3) v(k)""",
     )
-    icd = ["J18.900", "K29.700", "M54.500", "R51.x00", "J06.900", "N39.000", "I25.100", "E78.500", "K80.100", "M17.900",
-           "I63.900", "J44.900", "K21.000", "D64.900", "E03.900", "N18.900", "I48.x00", "G47.000", "H25.900", "L30.900"]
+    icd = [
+        "J18.900",
+        "K29.700",
+        "M54.500",
+        "R51.x00",
+        "J06.900",
+        "N39.000",
+        "I25.100",
+        "E78.500",
+        "K80.100",
+        "M17.900",
+        "I63.900",
+        "J44.900",
+        "K21.000",
+        "D64.900",
+        "E03.900",
+        "N18.900",
+        "I48.x00",
+        "G47.000",
+        "H25.900",
+        "L30.900",
+    ]
     write(
         "condition_occurrence",
         f"""SELECT person_id * 16 + k AS condition_occurrence_id, person_id, 0 AS condition_concept_id,
                 index_date + CAST(k * 37 - 200 AS INTEGER) AS condition_start_date, 32817 AS condition_type_concept_id,
-                {_pick(icd, r('person_id * 16 + k', 15))} AS condition_source_value, person_id * 10 AS visit_occurrence_id
+                {_pick(icd, r("person_id * 16 + k", 15))} AS condition_source_value, person_id * 10 AS visit_occurrence_id
             FROM pat, range(0, 4) v(k)
             UNION ALL SELECT person_id * 16 + 10, person_id, 0, index_date - 400, 32817, 'E11.900', NULL FROM pat WHERE u_dm < 0.10
             UNION ALL SELECT person_id * 16 + 11, person_id, 0, index_date - 500, 32817, 'I10.x00', NULL FROM pat WHERE u_htn < 0.20
             UNION ALL SELECT person_id * 16 + 12, person_id, 0, index_date, 32817, 'C50.900', person_id * 10 FROM bc""",
     )
-    routine = [("1001", "WBC", 3.5, 9.5), ("1002", "RBC", 3.8, 5.8), ("1003", "HGB", 115, 175), ("2001", "ALT", 7, 40),
-               ("2002", "AST", 13, 35), ("3001", "CREA", 41, 111), ("3002", "BUN", 2.6, 7.5), ("4001", "GLU", 3.9, 6.1),
-               ("4002", "HbA1c", 4.0, 6.0), ("5001", "TC", 2.8, 5.2), ("5002", "TG", 0.5, 1.7), ("6001", "CRP", 0, 10)]
-    values = " UNION ALL ".join(f"SELECT {i} AS k, '{c}' AS code, {lo} AS lo, {hi} AS hi" for i, (c, _, lo, hi) in enumerate(routine))
+    routine = [
+        ("1001", "WBC", 3.5, 9.5),
+        ("1002", "RBC", 3.8, 5.8),
+        ("1003", "HGB", 115, 175),
+        ("2001", "ALT", 7, 40),
+        ("2002", "AST", 13, 35),
+        ("3001", "CREA", 41, 111),
+        ("3002", "BUN", 2.6, 7.5),
+        ("4001", "GLU", 3.9, 6.1),
+        ("4002", "HbA1c", 4.0, 6.0),
+        ("5001", "TC", 2.8, 5.2),
+        ("5002", "TG", 0.5, 1.7),
+        ("6001", "CRP", 0, 10),
+    ]
+    values = " UNION ALL ".join(
+        f"SELECT {i} AS k, '{c}' AS code, {lo} AS lo, {hi} AS hi" for i, (c, _, lo, hi) in enumerate(routine)
+    )
     write(
         "measurement",
         f"""SELECT person_id * 32 + L.k AS measurement_id, person_id, 0 AS measurement_concept_id,
                 index_date + 1 AS measurement_date, 44818702 AS measurement_type_concept_id,
-                round(lo + (hi - lo) * (1.3 * {r('person_id * 32 + L.k', 16)} - 0.1), 2) AS value_as_number,
+                round(lo + (hi - lo) * (1.3 * {r("person_id * 32 + L.k", 16)} - 0.1), 2) AS value_as_number,
                 lo AS range_low, hi AS range_high, L.code AS measurement_source_value,
-                CAST(round(lo + (hi - lo) * (1.3 * {r('person_id * 32 + L.k', 16)} - 0.1), 2) AS VARCHAR) AS value_source_value,
-                CASE WHEN (1.3 * {r('person_id * 32 + L.k', 16)} - 0.1) > 1 THEN 'H' WHEN (1.3 * {r('person_id * 32 + L.k', 16)} - 0.1) < 0 THEN 'L' ELSE 'N' END AS abnormal_flag
+                CAST(round(lo + (hi - lo) * (1.3 * {r("person_id * 32 + L.k", 16)} - 0.1), 2) AS VARCHAR) AS value_source_value,
+                CASE WHEN (1.3 * {r("person_id * 32 + L.k", 16)} - 0.1) > 1 THEN 'H' WHEN (1.3 * {r("person_id * 32 + L.k", 16)} - 0.1) < 0 THEN 'L' ELSE 'N' END AS abnormal_flag
             FROM pat, ({values}) L
             UNION ALL SELECT person_id * 32 + 20, person_id, 0, index_date + 2, 44818702, NULL, NULL, NULL, '7001',
                 CASE WHEN er THEN '阳性(80%,强)' ELSE '阴性' END, NULL FROM bc
@@ -146,12 +199,12 @@ def generate(out: Path, patients: int, *, note_parts: int = 10, threads: int | N
     hist = " || ".join(_pick(HISTORY, r(f"person_id * 13 + {j}", 20 + j)) for j in range(5))
     write_notes = []
     imaging = f"""SELECT person_id, person_id * 4 + 1 AS note_id, index_date + 90 AS d,
-            {_pick(FINDINGS_NORMAL, r('person_id', 30))} || {_pick(FINDINGS_NORMAL, r('person_id', 31))} ||
-            {_pick(FINDINGS_NORMAL, r('person_id', 32))} || '印象：' || {_pick(IMPRESSIONS_NORMAL, r('person_id', 33))} AS t, FALSE AS mets
-        FROM pat WHERE {r('person_id', 34)} < 0.4 AND NOT (u_bc < 0.012 AND gender_concept_id = 8532)
+            {_pick(FINDINGS_NORMAL, r("person_id", 30))} || {_pick(FINDINGS_NORMAL, r("person_id", 31))} ||
+            {_pick(FINDINGS_NORMAL, r("person_id", 32))} || '印象：' || {_pick(IMPRESSIONS_NORMAL, r("person_id", 33))} AS t, FALSE AS mets
+        FROM pat WHERE {r("person_id", 34)} < 0.4 AND NOT (u_bc < 0.012 AND gender_concept_id = 8532)
         UNION ALL SELECT person_id, person_id * 4 + 1, index_date + 90,
-            CASE WHEN mets THEN {_pick(FINDINGS_METS, r('person_id', 35))} || {_pick(FINDINGS_NORMAL, r('person_id', 31))} || '印象：' || {_pick(IMPRESSIONS_METS, r('person_id', 36))}
-            ELSE {_pick(FINDINGS_NORMAL, r('person_id', 30))} || {_pick(FINDINGS_NORMAL, r('person_id', 31))} || '印象：' || {_pick(IMPRESSIONS_NORMAL, r('person_id', 33))} END, mets
+            CASE WHEN mets THEN {_pick(FINDINGS_METS, r("person_id", 35))} || {_pick(FINDINGS_NORMAL, r("person_id", 31))} || '印象：' || {_pick(IMPRESSIONS_METS, r("person_id", 36))}
+            ELSE {_pick(FINDINGS_NORMAL, r("person_id", 30))} || {_pick(FINDINGS_NORMAL, r("person_id", 31))} || '印象：' || {_pick(IMPRESSIONS_NORMAL, r("person_id", 33))} END, mets
         FROM bc"""
     con.execute(f"CREATE TABLE img AS {imaging}")
     clinical = f"SELECT person_id, person_id * 4 AS note_id, index_date AS d, {hist} AS t FROM pat"
@@ -194,7 +247,15 @@ def main() -> None:
     t0 = time.perf_counter()
     timings = generate(args.out, args.patients, threads=args.threads)
     lake = Lake(args.out)
-    for table in ("person", "visit_occurrence", "condition_occurrence", "measurement", "note", "note_nlp", "image_occurrence"):
+    for table in (
+        "person",
+        "visit_occurrence",
+        "condition_occurrence",
+        "measurement",
+        "note",
+        "note_nlp",
+        "image_occurrence",
+    ):
         print(f"{table:22s} {lake.count(table):>12,} rows")
     print(f"generated in {time.perf_counter() - t0:.1f} s ({sum(timings.values()):.1f} s writing)")
 

@@ -21,6 +21,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mpi.md"
 RECORDS_PER_PERSON = 2.73  # mean records per person with noisy.SYSTEM_SHARE
@@ -46,7 +47,10 @@ def prepare(work: Path, records: int, seed: int) -> None:
         w.writeheader()
         w.writerows(truth)
     marker.touch()
-    print(f"prepared {len(rows):,} records of {persons:,} persons in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"prepared {len(rows):,} records of {persons:,} persons in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
 
 
 def run_link(work: Path, threads: int | None) -> dict[str, object]:
@@ -74,7 +78,7 @@ def run_link(work: Path, threads: int | None) -> dict[str, object]:
     }
 
 
-def write_results(figures: dict[str, object], cmd: str) -> None:
+def write_results(figures: dict[str, Any], cmd: str) -> None:
     load = os.getloadavg()[0]
     text = f"""# Master patient index benchmark
 

@@ -143,11 +143,16 @@ def test_reports_link_by_accession_number(tmp_path: Path, data_dir: Path) -> Non
     lake = Lake(data_dir)
     lake.ensure()
     with lake.transaction() as tx:
-        tx.write("note", "emr-test", [{"note_id": 42, "person_id": 1, "note_source_value": "影像报告",
-                                       "accession_number": "ACC0001", "note_text": "双肺清晰"}])  # fmt: skip
+        report = {
+            "note_id": 42,
+            "person_id": 1,
+            "note_source_value": "影像报告",
+            "accession_number": "ACC0001",
+        }
+        tx.write("note", "emr-test", [dict(report, note_text="双肺清晰", visit_occurrence_id=7)])
     run_connector(DicomConnector, f, data_dir)
     (img,) = rows(data_dir, "image_occurrence")
-    assert (img["accession_number"], img["note_id"]) == ("ACC0001", 42)
+    assert (img["accession_number"], img["note_id"], img["visit_occurrence_id"]) == ("ACC0001", 42, 7)
     assert img["person_id"] == person_id_for("PACS", "P0000123")
     (sp,) = rows(data_dir, "source_person")
     assert (sp["src_system"], sp["name"]) == ("PACS", "张三")

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 
 from medlake.cdm.lake import Lake
 from medlake.ingest.base import person_id_for
-from medlake.mpi import apply, link
+from medlake.mpi import apply, decide, link, pair_id
 
 from .conftest import PRIOR_ONLY, person, write_batch
 
@@ -98,3 +98,35 @@ def test_incremental_batch_touches_only_what_changed(lake: Lake) -> None:
     after = _mtimes(lake)
     unchanged = [k for k in first if "b1" in k and "person_link" not in k]
     assert unchanged and all(after[k] == first[k] for k in unchanged)
+
+
+def test_later_rows_of_an_already_linked_patient_are_remapped(lake: Lake) -> None:
+    write_batch(lake, "b1", _batch1())
+    link(lake, PRIOR_ONLY)
+    apply(lake)
+    # the LIS sends new results for L1 (already linked to H1): they arrive with L1's provisional id
+    write_batch(lake, "b3", [person("LIS", "L1", "陈婧", date(1970, 1, 20), sex="F", phone="13511112222")])
+    link(lake, PRIOR_ONLY)
+    res = apply(lake)
+    assert res.ambiguous_ids == 0
+    b3 = pq.read_table(lake.table_dir("measurement") / "b3_LIS.parquet").to_pylist()
+    assert [r["person_id"] for r in b3] == [H1]
+    assert apply(lake).parts_rewritten == 0
+
+
+def test_splitting_a_wrong_link_reports_rows_it_cannot_attribute(lake: Lake) -> None:
+    write_batch(lake, "b1", _batch1())
+    link(lake, PRIOR_ONLY)
+    apply(lake)
+    # the engineer finds 孙悦 (LIS L2) and 孙悦 (PACS P2) are two people: split them
+    row = decide(lake, match=False, left=("LIS", "L2"), right=("PACS", "P2"), decided_by="engineer")
+    assert row["pair_id"] == pair_id("LIS|L2", "PACS|P2")
+    link(lake, PRIOR_ONLY)
+    links = {
+        (r["src_system"], r["src_person_id"]): r["person_id"] for r in lake.read("person_link").to_pylist()
+    }
+    assert links[("LIS", "L2")] == person_id_for("LIS", "L2")
+    assert links[("PACS", "P2")] == person_id_for("PACS", "P2")
+    res = apply(lake)
+    # rows already rewritten to the shared id cannot be told apart: left as they are and counted
+    assert res.ambiguous_ids == 1

@@ -12,6 +12,7 @@ from medlake.errors import NotFound, ValidationFailed
 from medlake.ingest.base import person_id_for
 from medlake.mpi import decide, link, pair_id, review_queue
 from medlake.mpi.noisy import noisy_population
+from medlake.mpi.review import parse_source_key
 
 from .conftest import PRIOR_ONLY, person, write_batch
 
@@ -93,3 +94,14 @@ def test_decide_rejects_unknown_and_malformed_pairs(lake: Lake) -> None:
         decide(lake, "0123456789abcdef", match=True)
     with pytest.raises(ValidationFailed):
         decide(lake, "not-a-pair", match=True)
+
+
+def test_decide_on_explicit_patients_checks_they_exist(lake: Lake) -> None:
+    _setup(lake)
+    with pytest.raises(NotFound):
+        decide(lake, match=False, left=("LIS", "L1"), right=("LIS", "NOPE"))
+    with pytest.raises(ValidationFailed):
+        decide(lake, match=True, left=("HIS", "H1"), right=("HIS", "H1"))
+    with pytest.raises(ValidationFailed):
+        parse_source_key("L1")
+    assert parse_source_key("lis:L1") == ("LIS", "L1")

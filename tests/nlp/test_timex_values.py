@@ -52,7 +52,22 @@ def test_times_against_events_in_the_note() -> None:
 
 
 def test_event_relative_time_without_event_is_unresolved() -> None:
-    assert _times("术后2周拆线") == [("术后2周", None, None)]
+    assert _times("于术后2周拆线") == [("术后2周", None, None)]
+
+
+def test_event_relative_time_speaking_of_the_note_day() -> None:
+    (_today, t) = find_times("今日为术后第3天，患者一般情况可。", DOC)
+    assert (t.date_from, t.event_date) == (DOC, date(2021, 6, 28))
+    (t,) = find_times("入院第2天查房。", DOC)
+    assert (t.date_from, t.event_date) == (DOC, date(2021, 6, 30))
+
+
+def test_clock_time_is_part_of_the_expression() -> None:
+    assert _times("入院时间：2024年1月7日 10时59分。记录时间：2024-01-07 12:04") == [
+        ("2024年1月7日 10时59分", "2024-01-07", "2024-01-07"),
+        ("2024-01-07 12:04", "2024-01-07", "2024-01-07"),
+    ]
+    assert _times("18余年前开始咳嗽") == [("18余年前", "2002-07-01", "2003-07-01")]
 
 
 def test_without_document_date_relative_times_are_unresolved() -> None:

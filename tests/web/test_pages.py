@@ -12,9 +12,11 @@ from medlake.cdm import TABLES
 from medlake.settings import Settings
 from medlake.store import AuditEntry, session_factory
 from medlake.web.i18n import catalogues
+from medlake.web.services import patients
 from medlake.web.services.dashboard import dashboard
 from medlake.web.storage.lake_reader import LakeReader
 from tests.web.conftest import login
+from tests.web.tiny_lake import PERSONS
 
 
 def _last(settings: Settings, action: str) -> AuditEntry:
@@ -170,3 +172,16 @@ def test_admin_creates_users_and_projects_through_forms(client: TestClient) -> N
         "/users", data={"username": "x y", "role": "admin", "password": "pw-long-1", "csrf_token": csrf}
     )
     assert bad.status_code == 422
+
+
+def test_timeline_index_gives_the_same_answer_as_the_lake(tmp_path: Path) -> None:
+    from tests.web.tiny_lake import build_tiny_lake
+
+    reader = LakeReader(build_tiny_lake(tmp_path / "lake"))
+    direct = {pid: patients.timeline(reader, pid) for pid in PERSONS}
+    assert patients.warm_indexes(reader, wait=True)
+    assert {p.name.split("-")[0] for p in reader.cache_dir.glob("*.duckdb")} == {"person", "identity", "timeline"}
+    indexed = {pid: patients.timeline(reader, pid) for pid in PERSONS}
+    assert indexed == direct
+    assert len(indexed[1001]["events"]) == 11
+    reader.close()

@@ -91,9 +91,20 @@ def _codes(concept: Any) -> list[str]:
     return [str(c["code"]) for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
 
 
+# the prefetch keys medlake's discovery asks for: an empty searchset under one still says "none"
+KEY_DOMAINS = {
+    "conditions": "condition",
+    "observations": "measurement",
+    "procedures": "procedure",
+    "medications": "drug",
+}
+
+
 def read_prefetch(prefetch: dict[str, Any] | None) -> Prefetch:
     out = Prefetch()
-    for value in (prefetch or {}).values():
+    for key, value in (prefetch or {}).items():
+        if key in KEY_DOMAINS and isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            out.events.setdefault(KEY_DOMAINS[key], [])
         for res in _resources(value):
             rtype = res.get("resourceType")
             if rtype == "Patient":

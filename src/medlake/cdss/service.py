@@ -23,6 +23,7 @@ import numpy as np
 
 from medlake.cdm.lake import Lake
 from medlake.cdss.fhir import features_from_prefetch, index_time, read_prefetch
+from medlake.cdss.lakecache import sliced_connection
 from medlake.cdss.store import CardRecord, CdsStore, utcnow
 from medlake.errors import MedlakeError
 from medlake.models.extract import extract_person, person_index
@@ -57,7 +58,7 @@ class CdsEngine:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._con_mtime = 0.0
+        self._con_key: tuple[float, tuple[str, ...]] | None = None
         self._con_lock = threading.Lock()
         self._person_cache: dict[str, int | None] = {}
 
@@ -120,15 +121,17 @@ class CdsEngine:
 
     # -- the lake ----------------------------------------------------------------------------------
     def _connection(self) -> duckdb.DuckDBPyConnection | None:
+        """The cached lake slice; rebuilt when the lake catalog or the published models change."""
         lake = Lake(self.data_dir)
         if not lake.catalog_path.exists():
             return None
-        mtime = lake.catalog_path.stat().st_mtime
-        if self._con is None or mtime != self._con_mtime:
+        models = self.models()
+        key = (lake.catalog_path.stat().st_mtime, tuple(sorted(lm.key for lm in models.values())))
+        if self._con is None or key != self._con_key:
             if self._con is not None:
                 self._con.close()
-            self._con = lake.connect(threads=1)
-            self._con_mtime = mtime
+            self._con = sliced_connection(lake, [lm.spec for lm in models.values()])
+            self._con_key = key
             self._person_cache.clear()
         return self._con
 

@@ -27,6 +27,7 @@ app = typer.Typer(
 # Add one line per feature (keep the list sorted by feature).
 COMMAND_MODULES = [
     "medlake.cli.cohort_cmds",
+    "medlake.cli.demo_cmds",
     "medlake.cli.export_cmds",
     "medlake.cli.lake_cmds",
     "medlake.cli.model_cmds",

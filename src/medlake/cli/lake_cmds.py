@@ -28,14 +28,19 @@ def ingest(
     data_dir: DataDirOption = None,
     json_out: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    no_link: Annotated[
+        bool, typer.Option("--no-link", help="skip master-patient-index linkage of new source patients")
+    ] = False,
 ) -> None:
-    """Capture, parse and land every source file under SOURCE; bad records are quarantined."""
+    """Capture, parse and land every source file under SOURCE; bad records are quarantined.
+
+    New source patients are linked to persons by the master patient index at the end of the run."""
     from medlake.cdm.lake import Lake
     from medlake.ingest.runner import ingest_path
 
     settings = settings_for(data_dir)
     lake = Lake(settings.data_dir)
-    report = ingest_path(lake, source, show_progress=not quiet and not json_out)
+    report = ingest_path(lake, source, show_progress=not quiet and not json_out, link_persons=not no_link)
     failed = [f for f in report.files if f.status == "failed"]
     if json_out:
         print_json(report.to_json())
@@ -58,6 +63,13 @@ def ingest(
                 if not k.startswith("_"):
                     tab.add_row(k, f"{by_table[k]:,}")
             console.print(tab)
+        if report.linkage:
+            link = report.linkage.get("link", {})
+            if isinstance(link, dict):
+                console.print(
+                    f"patients linked: {link.get('records', 0):,} source patients → {link.get('persons', 0):,} persons, "
+                    f"{link.get('review_pairs', 0):,} pairs to review (`medlake mpi review`)"
+                )
         for f in failed:
             console.print(f"[red]failed[/] {f.path}: {f.error}")
         console.print(f"report: {lake.root / 'runs' / (report.run_id + '.json')}")

@@ -78,7 +78,10 @@ def train_cmd(
     if json_out:
         print_json(
             [
-                {k: m[k] for k in ("task", "version", "algorithm", "stage", "snapshot_hash", "metrics")}
+                {
+                    k: m[k]
+                    for k in ("task", "version", "algorithm", "stage", "snapshot_hash", "sizes", "metrics")
+                }
                 for m in out
             ]
         )

@@ -137,22 +137,39 @@ def review_cmd(
 
 
 def decide_cmd(
-    pair_id: Annotated[str, typer.Argument(help="pair id from `medlake mpi review`")],
+    pair_id: Annotated[str | None, typer.Argument(help="pair id from `medlake mpi review`")] = None,
     match: Annotated[bool | None, typer.Option("--match/--no-match", help="same person, or not")] = None,
+    left: Annotated[
+        str | None, typer.Option("--left", help="instead of a pair id: one source patient, SYSTEM:LOCAL_ID")
+    ] = None,
+    right: Annotated[
+        str | None, typer.Option("--right", help="... and the other one, e.g. LIS:L0001")
+    ] = None,
     by: Annotated[str, typer.Option("--by", help="who decides (kept with the decision)")] = "",
     note: Annotated[str, typer.Option("--note", help="reason, kept with the decision")] = "",
     data_dir: DataDirOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Record a match / no-match decision on a review pair; applied by the next `mpi link`."""
+    """Record a match / no-match decision on a review pair (or on --left/--right); applied by the next `mpi link`."""
     from medlake.cdm.lake import Lake
     from medlake.errors import ValidationFailed
     from medlake.mpi import decide
+    from medlake.mpi.review import parse_source_key
 
     if match is None:
         raise ValidationFailed("say --match or --no-match")
+    if (left is None) != (right is None) or (pair_id is None) == (left is None):
+        raise ValidationFailed("give a PAIR_ID, or both --left and --right")
     lake = Lake(settings_for(data_dir).data_dir)
-    row = decide(lake, pair_id, match=match, decided_by=by, note=note)
+    row = decide(
+        lake,
+        pair_id,
+        match=match,
+        left=parse_source_key(left) if left else None,
+        right=parse_source_key(right) if right else None,
+        decided_by=by,
+        note=note,
+    )
     if json_out:
         print_json({"pair_id": row["pair_id"], "decision": row["decision"], "decided_at": row["decided_at"]})
     else:

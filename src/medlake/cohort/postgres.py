@@ -7,10 +7,11 @@ PostgreSQL dialect with that schema on the search path, and returns the cohort r
 
 from __future__ import annotations
 
-import io
 import re
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -37,9 +38,15 @@ def _check_schema(schema: str) -> str:
 
 
 def copy_tables(
-    duck: duckdb.DuckDBPyConnection, pg: Any, schema: str, tables: Sequence[str], *, batch_rows: int = 500_000
+    duck: duckdb.DuckDBPyConnection,
+    pg: Any,
+    schema: str,
+    tables: Sequence[str],
+    *,
+    chunk_bytes: int = 8 << 20,
 ) -> dict[str, float]:
-    """Create ``schema`` and COPY each lake table into it; returns seconds per table."""
+    """Create ``schema`` and COPY each table of the DuckDB connection into it (CSV written by DuckDB
+    aside, streamed to ``COPY ... FROM STDIN``); returns seconds per table."""
     schema = _check_schema(schema)
     timings = {}
     with pg.cursor() as cur:
@@ -54,13 +61,18 @@ def copy_tables(
                 + ")"
             )
             names = ", ".join(f'"{c}"' for c, _ in cols)
-            total = duck.execute(f'SELECT COUNT(*) FROM "{name}"').fetchall()[0][0]
-            for offset in range(0, total, batch_rows):
-                rel = duck.sql(f'SELECT {names} FROM "{name}" LIMIT {batch_rows} OFFSET {offset}')
-                buf = io.StringIO()
-                rel.to_df().to_csv(buf, index=False, header=False, date_format="%Y-%m-%d")
-                with cur.copy(f'COPY {schema}."{name}" ({names}) FROM STDIN (FORMAT csv)') as cp:
-                    cp.write(buf.getvalue())
+            with tempfile.TemporaryDirectory(prefix="medlake-pgcopy-") as tmp:
+                csv = Path(tmp) / "rows.csv"
+                target = str(csv).replace("'", "''")
+                duck.execute(
+                    f"""COPY (SELECT {names} FROM "{name}") TO '{target}' (FORMAT csv, HEADER false)"""
+                )
+                with (
+                    cur.copy(f'COPY {schema}."{name}" ({names}) FROM STDIN (FORMAT csv)') as cp,
+                    open(csv, "rb") as fh,
+                ):
+                    while chunk := fh.read(chunk_bytes):
+                        cp.write(chunk)
             cur.execute(f'ANALYZE {schema}."{name}"')
             timings[name] = time.perf_counter() - t0
     pg.commit()

@@ -10,8 +10,9 @@ the instance headers of a study (``_dicom_instance``) are merged with what earli
 that study, and its series rows are rebuilt from the merged instances. A new day's PACS folder
 therefore writes only the parts of the studies it contains; a series that grows keeps its earlier
 instances. Patients (``person``, ``source_person``, namespace ``PACS``) are kept in parts per
-PACS patient id. ``image_occurrence.note_id`` is set when the 影像报告 note with the same
-accession number is already in the lake (``note.accession_number``).
+PACS patient id. ``image_occurrence.note_id`` and ``visit_occurrence_id`` are taken from the
+影像报告 note with the same accession number when it is already in the lake
+(``note.accession_number``; the runner ingests notes before this batch connector).
 """
 
 from __future__ import annotations
@@ -121,24 +122,25 @@ def _stored_instances(ctx: IngestContext, study_uid: str) -> list[dict[str, Any]
     return pq.read_table(path).to_pylist() if path.exists() else []
 
 
-def _notes_by_accession(lake: Any, accessions: set[str]) -> dict[str, int]:
+def _notes_by_accession(lake: Any, accessions: set[str]) -> dict[str, tuple[int, int | None]]:
+    """accession number → (note_id, visit_occurrence_id) of the report already in the lake."""
     wanted = sorted(a for a in accessions if a)
     if not wanted:
         return {}
     con = lake.connect()
     try:
         found = con.execute(
-            "SELECT accession_number, min(note_id) FROM note WHERE accession_number IN (SELECT unnest(?)) "
-            "GROUP BY accession_number",
+            "SELECT accession_number, arg_min(note_id, note_id), arg_min(visit_occurrence_id, note_id) FROM note "
+            "WHERE accession_number IN (SELECT unnest(?)) GROUP BY accession_number",
             [wanted],
         ).fetchall()
     finally:
         con.close()
-    return {str(a): int(n) for a, n in found}
+    return {str(a): (int(n), int(v) if v is not None else None) for a, n, v in found}
 
 
 def _series_rows(
-    instances: list[dict[str, Any]], notes: dict[str, int]
+    instances: list[dict[str, Any]], notes: dict[str, tuple[int, int | None]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in instances:
@@ -147,6 +149,7 @@ def _series_rows(
     for uid, rows in series.items():
         first = rows[0]
         accession = next((r["accession_number"] for r in rows if r["accession_number"]), "")
+        note_id, visit_id = notes.get(accession, (None, None))
         occurrences.append(
             {
                 "image_occurrence_id": stable_id("image", uid),
@@ -163,7 +166,8 @@ def _series_rows(
                 "study_description": first["study_description"] or None,
                 "series_description": first["series_description"] or None,
                 "instance_count": len(rows),
-                "note_id": notes.get(accession),
+                "note_id": note_id,
+                "visit_occurrence_id": visit_id,
                 "src_system": SYSTEM,
                 "src_file": first["src_file"],
                 "src_record": uid,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from medlake.cdm.lake import Lake
+from medlake.errors import InputFormatError
 from medlake.ingest.base import Connector, IngestContext, SourceFile, register
 from medlake.ingest.fhir_map import CONCEPT_DOMAINS, MAPPERS, TABLES, MapContext, MappingError
 from medlake.ingest.fhir_read import Item, first_resource_type, manifest_outputs, read_items, sniff, validate
@@ -54,7 +55,12 @@ class FhirConnector(Connector):
             ctx = make_ctx(src)
             if patient_keys is None:
                 patient_keys = _stored_patient_keys(ctx.lake)
-            self._ingest_file(ctx, sniff(heads[src.rel]) or "ndjson", patient_keys)
+            try:
+                self._ingest_file(ctx, sniff(heads[src.rel]) or "ndjson", patient_keys)
+            except InputFormatError as exc:  # the whole file is unusable: quarantine it, go on with the next
+                ctx.stats.rows_read += 1
+                ctx.stats.count("unreadable", "read")
+                self._quarantine(ctx, "unreadable", "<file>", exc.message, "")
 
     def _ingest_file(self, ctx: IngestContext, kind: str, patient_keys: dict[str, str]) -> None:
         if kind in {"manifest", "log"}:

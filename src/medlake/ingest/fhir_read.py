@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from medlake.errors import InputFormatError
 from medlake.ingest.fhir_values import Json
 
 _HEAD_RESOURCE = re.compile(rb'^\s*\{\s*"resourceType"\s*:\s*"([A-Za-z]+)"')
@@ -66,7 +67,10 @@ class Item:
 
 def read_items(path: Path, kind: str) -> tuple[list[Item], str]:
     """The resources of a bundle or NDJSON file, and the bundle type ('' for NDJSON)."""
-    text = path.read_bytes().decode("utf-8-sig")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(f"{path.name} is not UTF-8 (FHIR JSON must be): byte {exc.start}") from exc
     if kind == "bundle" or (kind == "ndjson" and not _is_ndjson(text)):
         try:
             doc = json.loads(text)
@@ -113,7 +117,10 @@ def _bundle_items(doc: Json) -> Iterator[Item]:
 
 def manifest_outputs(path: Path) -> list[tuple[str, str]]:
     """(type, url) of each output file listed in an ``$export`` manifest."""
-    doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFormatError(f"{path.name}: unreadable $export manifest: {exc}") from exc
     return [
         (str(o.get("type", "")), str(o.get("url", "")))
         for o in doc.get("output") or []

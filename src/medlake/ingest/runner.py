@@ -55,6 +55,7 @@ class IngestReport:
     finished_at: str = ""
     seconds: float = 0.0
     files: list[FileReport] = field(default_factory=list)
+    linkage: dict[str, object] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         out: dict[str, int] = {"files": len(self.files)}
@@ -109,6 +110,7 @@ def ingest_path(
     *,
     show_progress: bool = True,
     on_file: Callable[[FileReport], None] | None = None,
+    link_persons: bool = True,
 ) -> IngestReport:
     root = Path(root)
     if not root.exists():
@@ -170,10 +172,12 @@ def ingest_path(
                 fr = _ingest_one(lake, registry, run_id, CONNECTORS[kind], srcs, history, manifest)
                 report.files.extend(fr)
                 progress.advance(task, sum(s.size for s in srcs))
-        if plan:
-            with lake.transaction(locked=True, refresh=False) as tx:
-                derive_observation_periods(lake, tx)
         lake.refresh_catalog()
+    if link_persons and any(f.written.get("source_person") for f in report.files):
+        report.linkage = _link_persons(lake)
+    if any(f.status in ("new", "changed") for f in report.files):
+        with lake.transaction() as tx:  # after linkage, so that periods are per linked person
+            derive_observation_periods(lake, tx)
     report.finished_at = datetime.now().isoformat()
     report.seconds = round(time.perf_counter() - t0, 3)
     runs = lake.root / "runs"
@@ -182,6 +186,14 @@ def ingest_path(
     tmp.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1, default=str))
     os.replace(tmp, runs / f"{run_id}.json")
     return report
+
+
+def _link_persons(lake: Lake) -> dict[str, object]:
+    """New source patients arrived: link them (master patient index) and remap their person ids."""
+    from medlake.mpi import apply, link
+
+    result = link(lake)
+    return {"link": result.as_dict(), "apply": apply(lake).as_dict()}
 
 
 def _ingest_one(

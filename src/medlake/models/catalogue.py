@@ -90,14 +90,20 @@ def split_codes(match: Codes) -> tuple[list[str], list[str], list[int]]:
 
 
 def code_predicate(code_col: str, concept_col: str, match: Codes) -> tuple[str, list[Any]]:
-    """``(sql, params)`` true when the row's code matches; three bound list parameters."""
+    """``(sql, params)`` true when the row's code matches; one bound list parameter per kind used."""
     exact, prefixes, concepts = split_codes(match)
-    sql = (
-        f"(list_contains(?::VARCHAR[], {code_col}) "
-        f"OR len(list_filter(?::VARCHAR[], lambda p: starts_with({code_col}, p))) > 0 "
-        f"OR list_contains(?::INTEGER[], {concept_col}))"
-    )
-    return sql, [exact, prefixes, concepts]
+    parts: list[str] = []
+    params: list[Any] = []
+    if exact:
+        parts.append(f"list_contains(?::VARCHAR[], {code_col})")
+        params.append(exact)
+    if prefixes:
+        parts.append(f"len(list_filter(?::VARCHAR[], lambda p: starts_with({code_col}, p))) > 0")
+        params.append(prefixes)
+    if concepts:
+        parts.append(f"list_contains(?::INTEGER[], {concept_col})")
+        params.append(concepts)
+    return "(" + " OR ".join(parts) + ")", params
 
 
 def _window(date_col: str, window: Window) -> tuple[str, list[Any]]:

@@ -46,21 +46,18 @@ SELECT src_system, {provisional} AS provisional_id, person_id
 FROM person_link WHERE src_system <> 'HIS' AND person_id IS NOT NULL
 """
 
-# (src_system, id a row holds now) → id it must hold; k > 1 when a split makes it ambiguous
+# (src_system, id a row holds now) → id it must hold: a provisional id maps to its person; an id written by an
+# earlier apply maps to the person of the patients it stood for (k > 1 when a split makes that ambiguous)
 _REMAP_SQL = """
 CREATE OR REPLACE TEMP TABLE mpi_remap AS
 WITH old AS (SELECT DISTINCT src_system, provisional_id, person_id FROM _mpi_applied),
-carried AS (
-    SELECT o.src_system, o.person_id AS from_id, min(n.person_id) AS to_id, count(DISTINCT n.person_id) AS k
+targets AS (
+    SELECT o.src_system, o.person_id AS from_id, n.person_id AS to_id
     FROM old o JOIN mpi_new_map n USING (src_system, provisional_id)
-    GROUP BY ALL
-),
-fresh AS (
-    SELECT n.src_system, n.provisional_id AS from_id, n.person_id AS to_id, 1 AS k
-    FROM mpi_new_map n ANTI JOIN old o USING (src_system, provisional_id)
-    ANTI JOIN carried c ON c.src_system = n.src_system AND c.from_id = n.provisional_id
+    UNION ALL
+    SELECT src_system, provisional_id AS from_id, person_id AS to_id FROM mpi_new_map
 )
-SELECT * FROM carried UNION ALL SELECT * FROM fresh
+SELECT src_system, from_id, min(to_id) AS to_id, count(DISTINCT to_id) AS k FROM targets GROUP BY ALL
 """
 
 

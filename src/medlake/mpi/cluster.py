@@ -120,7 +120,14 @@ def cluster_arrays(
         for k in order:
             if not sets.union(int(left[k]), int(right[k])):
                 accepted[k] = False
-                refused.append(Edge(int(left[k]), int(right[k]), float(probability[k]), "review" if review[k] else "splink"))
+                refused.append(
+                    Edge(
+                        int(left[k]),
+                        int(right[k]),
+                        float(probability[k]),
+                        "review" if review[k] else "splink",
+                    )
+                )
         for i in np.flatnonzero(bad[labels]).tolist():
             final[i] = n + sets.find(i)
     size = 2 * n

@@ -51,7 +51,8 @@ def _read_truth(path: Path) -> list[dict[str, str]]:
         missing = {"person_key", "system", "local_id"} - {h.strip() for h in reader.fieldnames or []}
         if missing:
             raise InputFormatError(
-                f"truth file {path.name} lacks columns {sorted(missing)}", hint="expected person_key,system,local_id"
+                f"truth file {path.name} lacks columns {sorted(missing)}",
+                hint="expected person_key,system,local_id",
             )
         return [{k: (row.get(k) or "") for k in ("person_key", "system", "local_id")} for row in reader]
 

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from medlake.cdm.lake import Lake, LakeTransaction
 from medlake.errors import ValidationFailed
-from medlake.mpi.cluster import Clustering, Edge, cluster
+from medlake.mpi.cluster import Clustering, cluster_arrays
 from medlake.mpi.model import TrainingConfig, build_linker, predict_pairs, train
 from medlake.mpi.prepare import prepare_input
 
@@ -98,19 +100,35 @@ def _load_pairs(con: duckdb.DuckDBPyConnection, predictions: str) -> None:
     con.execute(_DECISIONS_SQL)
 
 
-def _edges(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[list[Edge], list[tuple[int, int]]]:
-    edges = [
-        Edge(int(a), int(b), float(p), "splink")
-        for a, b, p in con.execute(
-            """SELECT p.idx_l, p.idx_r, p.match_probability FROM mpi_pairs p
-            WHERE p.match_probability >= ? AND p.pair_id NOT IN (SELECT pair_id FROM mpi_decisions)""",
-            [threshold],
+def _cluster(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[Clustering, int]:
+    """Cluster the nodes along model links at ``threshold`` and reviewers' decisions; (result, decisions used)."""
+    edges = con.sql(
+        """SELECT idx_l, idx_r, match_probability, false AS review FROM mpi_pairs
+        WHERE match_probability >= $t AND pair_id NOT IN (SELECT pair_id FROM mpi_decisions)
+        UNION ALL
+        SELECT idx_l, idx_r, 1.0, true FROM mpi_decisions WHERE decision = 'match'""",
+        params={"t": threshold},
+    ).to_arrow_table()
+    no_match = [
+        (int(a), int(b))
+        for a, b in con.execute(
+            "SELECT idx_l, idx_r FROM mpi_decisions WHERE decision = 'no-match' ORDER BY pair_id"
         ).fetchall()
     ]
-    decided = con.execute("SELECT idx_l, idx_r, decision FROM mpi_decisions ORDER BY pair_id").fetchall()
-    edges += [Edge(int(a), int(b), 1.0, "review") for a, b, d in decided if d == "match"]
-    no_match = [(int(a), int(b)) for a, b, d in decided if d == "no-match"]
-    return edges, no_match
+    nodes = con.sql(
+        "SELECT src_system = 'HIS' AS his, provisional_id FROM mpi_nodes ORDER BY idx"
+    ).to_arrow_table()
+    review = edges.column("review").to_numpy(zero_copy_only=False).astype(bool)
+    result = cluster_arrays(
+        nodes.column("provisional_id").to_numpy().astype(np.int64),
+        nodes.column("his").to_numpy(zero_copy_only=False).astype(bool),
+        edges.column("idx_l").to_numpy().astype(np.int64),
+        edges.column("idx_r").to_numpy().astype(np.int64),
+        edges.column("match_probability").to_numpy().astype(np.float64),
+        review,
+        no_match,
+    )
+    return result, int(review.sum()) + len(no_match)
 
 
 def _person_link_table(con: duckdb.DuckDBPyConnection, result: Clustering, now: datetime) -> pa.Table:
@@ -190,12 +208,7 @@ def link_in(lake: Lake, tx: LakeTransaction, cfg: LinkConfig, *, now: datetime |
         _load_pairs(con, predict_pairs(linker, cfg.review_threshold))
         t = out.lap("predict", t)
         out.pairs_scored = int(con.execute("SELECT count(*) FROM mpi_pairs").fetchall()[0][0])
-        edges, no_match = _edges(con, cfg.threshold)
-        out.decisions_applied = sum(1 for e in edges if e.method == "review") + len(no_match)
-        nodes = con.execute(
-            "SELECT src_system = 'HIS', provisional_id FROM mpi_nodes ORDER BY idx"
-        ).fetchall()
-        result = cluster([int(p) for _, p in nodes], [bool(h) for h, _ in nodes], edges, no_match)
+        result, out.decisions_applied = _cluster(con, cfg.threshold)
         t = out.lap("cluster", t)
         links = _person_link_table(con, result, now)
         review = _review_table(con, cfg, result, now)
@@ -205,7 +218,8 @@ def link_in(lake: Lake, tx: LakeTransaction, cfg: LinkConfig, *, now: datetime |
     tx.write("mpi_review", LINK_PART, review)
     out.lap("write", t)
     out.persons = len(set(result.person_id))
-    out.linked_records = sum(1 for m in result.method if m in ("splink", "review", "cluster-anchor"))
+    sizes = Counter(result.person_id)
+    out.linked_records = sum(n for n in sizes.values() if n > 1)
     out.review_pairs = review.num_rows
     return out
 

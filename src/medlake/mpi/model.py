@@ -149,7 +149,7 @@ class TrainingConfig:
 
     seed: int = 1
     u_max_pairs: float = 1e6
-    em_max_pairs: float = 2e6
+    em_max_pairs: float = 5e5
     min_records_for_em: int = 2000
     recall_of_deterministic_rules: float = 0.8
 

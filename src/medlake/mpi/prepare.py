@@ -16,7 +16,10 @@ import pyarrow as pa
 from medlake.cdm.ids import stable_id_sql
 from medlake.mpi.identity import char_pinyin, name_pinyin
 
-_WEIGHTS = "[7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]"
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECKSUM = " + ".join(
+    f"TRY_CAST(substr(s.resident_id, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(_WEIGHTS)
+)
 
 _DEDUP_SQL = """
 CREATE OR REPLACE TEMP TABLE mpi_src AS
@@ -39,13 +42,12 @@ CREATE OR REPLACE TEMP TABLE mpi_input AS
 WITH base AS (
     SELECT s.*,
         CASE WHEN regexp_full_match(s.resident_id, '\\d{{17}}[\\dX]')
-              AND substr('10X98765432', CAST(list_sum(list_transform(range(17),
-                    lambda i: CAST(substr(s.resident_id, i + 1, 1) AS INTEGER) * {_WEIGHTS}[i + 1])) % 11 AS INTEGER) + 1, 1)
-                  = substr(s.resident_id, 18, 1)
+              AND substr('10X98765432', CAST(({_CHECKSUM}) % 11 AS INTEGER) + 1, 1) = substr(s.resident_id, 18, 1)
              THEN s.resident_id END AS rid,
         regexp_replace(coalesce(s.phone, ''), '[^0-9]', '', 'g') AS phone_digits
     FROM mpi_src s
-)
+),
+prepared AS (
 SELECT
     b.src_system || '|' || b.src_person_id AS unique_id,
     b.src_system,
@@ -65,13 +67,9 @@ SELECT
                           '^[^省]{{2,8}}(省|自治区)', ''), '') AS address
 FROM base b
 LEFT JOIN mpi_pinyin py ON py.name = b.name
-"""
-
-_FINAL_SQL = """
-CREATE OR REPLACE TEMP TABLE mpi_input AS
-SELECT *, year(dob) AS dob_year, month(dob) AS dob_month, day(dob) AS dob_day,
-       strftime(dob, '%Y%m%d') AS dob_str
-FROM mpi_input
+)
+SELECT *, year(dob) AS dob_year, month(dob) AS dob_month, day(dob) AS dob_day, strftime(dob, '%Y%m%d') AS dob_str
+FROM prepared
 ORDER BY unique_id
 """
 
@@ -98,5 +96,4 @@ def prepare_input(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE mpi_pinyin AS SELECT * FROM mpi_pinyin_arrow")
     con.unregister("mpi_pinyin_arrow")
     con.execute(_INPUT_SQL)
-    con.execute(_FINAL_SQL)
     return int(con.execute("SELECT count(*) FROM mpi_input").fetchall()[0][0])

@@ -7,25 +7,29 @@ come first and dictionary hits fill the gaps — except a hospital's own terms, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from medlake.nlp.coding import IcdCoder
-from medlake.nlp.context import ConText
+from medlake.nlp.context import PRIORITY, ConText
 from medlake.nlp.crf import CrfModel
 from medlake.nlp.lexicon import build_lexicon
 from medlake.nlp.matcher import DictMatcher, Hit
 from medlake.nlp.textnorm import Pieces
 from medlake.nlp.timex import find_times
-from medlake.nlp.types import ANATOMY, DISEASE, LAB, Entity, Span, TimeExpr, Value
+from medlake.nlp.types import ANATOMY, DISEASE, LAB, OPERATION, Entity, Span, TimeExpr, Value
 from medlake.nlp.values import LabTable, ValueFinder, bare_number
 
 _SENTENCE_END = frozenset("。；;！!？?\n")
 _CLAUSE_END = _SENTENCE_END | frozenset("，,")
 _SITE_TERMS = ("转移", "结节", "占位", "肿块", "癌", "积液", "囊肿", "钙化")
 _VALUE_GAP = 12
+HISTORY_DAYS = 14
+# an operation named after 行 (or quoted) and ending in 术: 行“单侧乳腺改良根治术”
+_OPERATION_RE = re.compile(r"行[“\"]?(?P<op>[^，。；;,“”\"\s]{2,24}?术)(?=[后前中]|[^\u4e00-\u9fff]|$)")
 
 
 @dataclass
@@ -87,6 +91,19 @@ class Pipeline:
         chosen.sort(key=lambda c: c[0].start)
         return chosen
 
+    def assert_spans(
+        self, text: str, spans: Sequence[tuple[int, int]], doc_date: date | None = None
+    ) -> list[str]:
+        """Assertions of given spans as ``annotate`` would give them (ConText, then dated history)."""
+        times = find_times(text, doc_date)
+        sentences, clauses = Pieces(text, _SENTENCE_END), Pieces(text, _CLAUSE_END)
+        out = []
+        for (s, e), (assertion, _mods) in zip(spans, self.context.assert_spans(text, spans), strict=True):
+            ent = Entity(s, e, text[s:e], DISEASE, assertion=assertion)
+            ent.time = _nearest_time(ent, times, sentences, clauses)
+            out.append("historical" if _long_ago(ent, doc_date) else assertion)
+        return out
+
     def predict_spans(self, text: str) -> list[Span]:
         return [s for s, _, _ in self.spans(text)]
 
@@ -96,10 +113,19 @@ class Pipeline:
         covered = bytearray(len(text) + 1)
         for s, _, _ in found:
             covered[s.start : s.end] = b"\x01" * (s.end - s.start)
-        lab_hits = self.labs.find(text)
-        for a, b, _concept in lab_hits:
+        for a, b, _concept in self.labs.find(text):
             if not any(covered[a:b]):
                 found.append((Span(a, b, LAB), "rule", ""))
+                covered[a:b] = b"\x01" * (b - a)
+        for m in _OPERATION_RE.finditer(text):
+            a, b = m.span("op")
+            inner = [f for f in found if f[0].start < b and f[0].end > a]
+            if inner and inner[0][0].start == a and inner[0][0].end == b:
+                continue  # the dictionary already has this very term (and maybe its code)
+            if all(f[1] == "dict" and a <= f[0].start and f[0].end <= b for f in inner):
+                found = [f for f in found if f not in inner]
+                found.append((Span(a, b, OPERATION), "rule", ""))
+                covered[a:b] = b"\x01" * (b - a)
         found.sort(key=lambda f: f[0].start)
         times = find_times(text, doc_date)
         time_mask = bytearray(len(text) + 1)
@@ -115,6 +141,9 @@ class Pipeline:
                 span.start, span.end, text[span.start : span.end], span.label, source, assertion, mods
             )
             ent.time = _nearest_time(ent, times, sentences, clauses)
+            if _long_ago(ent, doc_date):
+                ent.assertion = "historical"
+                ent.modifiers = sorted({*ent.modifiers, "historical"}, key=PRIORITY.index)
             entities.append(ent)
             if dict_code:
                 ent.code, ent.code_score = dict_code, 1.0
@@ -173,6 +202,13 @@ class Pipeline:
                 if coding is not None:
                     ent.code, ent.code_name, ent.code_score = coding.code, coding.name, coding.score
                     ent.alternatives = list(coding.alternatives)
+
+
+def _long_ago(ent: Entity, doc_date: date | None) -> bool:
+    """A present finding dated well before the note (an operation in 2019 told in 2021) is history."""
+    if ent.assertion != "present" or ent.type == ANATOMY or doc_date is None or ent.time is None or ent.time.date_to is None:
+        return False
+    return ent.time.anchor == "absolute" and (doc_date - ent.time.date_to).days > HISTORY_DAYS
 
 
 def _nearest_time(

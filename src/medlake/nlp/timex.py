@@ -32,7 +32,8 @@ _NUM = r"(?:\d+(?:\.\d+)?|[零一二两三四五六七八九十半]+)(?:个半)?
 _UNIT = r"(?:天|日|周|星期|个月|月|年)"
 _EVENT = r"(?:术|手术|化疗|放疗|入院|出院|发病|治疗|放化疗|确诊)"
 
-_ABS_YMD = re.compile(r"((?:19|20)\d{2})\s*(?:年|-|\.|/)\s*(\d{1,2})\s*(?:月|-|\.|/)\s*(\d{1,2})(?:\s*[日号])?")
+_CLOCK = r"(?:\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?|\s*\d{1,2}\s*时(?:\s*\d{1,2}\s*分)?)?"
+_ABS_YMD = re.compile(rf"((?:19|20)\d{{2}})\s*(?:年|-|\.|/)\s*(\d{{1,2}})\s*(?:月|-|\.|/)\s*(\d{{1,2}})(?:\s*[日号])?{_CLOCK}")
 _ABS_YM = re.compile(r"((?:19|20)\d{2})\s*(?:年|-|\.|/)\s*(\d{1,2})(?:\s*月)?(?!\d)")
 _ABS_Y = re.compile(r"((?:19|20)\d{2})\s*年")
 _MD_CN = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
@@ -41,9 +42,9 @@ _MD_DOT_STRONG = ("于", "在", "自", "从", "至", "到")
 _MD_DOT_WEAK = ("、", "~", "—", ",", ";", "。")
 _MD_DOT_FOLLOW = (",", "、", "。", ";", "~", "至", "到", "—", "-", " ")
 _MD_DOT_AFTER = ("日", "号", "起", "始", "行", "在", "于", "入院", "出院", "开始")
-_REL_BEFORE = re.compile(rf"(?:({_EVENT})前)?({_NUM})\s*({_UNIT})(余|多)?(?:前|之前|以前)")
+_REL_BEFORE = re.compile(rf"(?:({_EVENT})前)?({_NUM})\s*(?:余|多)?({_UNIT})(余|多)?(?:前|之前|以前)")
 _REL_EVENT_BEFORE = re.compile(rf"({_EVENT})前\s*({_NUM})\s*({_UNIT})(余|多)?")
-_REL_AFTER = re.compile(rf"({_EVENT})后\s*(第)?\s*({_NUM})\s*({_UNIT})(余|多)?")
+_REL_AFTER = re.compile(rf"(?:末次|第[一二三四五六七八九十\d]+次)?({_EVENT})(?:后\s*(第)?|(第))\s*({_NUM})\s*({_UNIT})(余|多)?")
 _REL_FUTURE = re.compile(rf"({_NUM})\s*({_UNIT})(余|多)?后")
 _RECENT = re.compile(rf"近\s*({_NUM})\s*({_UNIT})(余|多)?")
 _DAY_WORDS = {
@@ -167,19 +168,25 @@ def find_times(text: str, doc_date: date | None) -> list[TimeExpr]:
 
     events = _event_dates(norm, found)
     for m in _REL_AFTER.finditer(norm):
-        n = cn_number(m[3])
-        anchor = _anchor_before(events, _event_key(m[1]), m.start(), doc_date)
+        n = cn_number(m[4])
         if n is None:
             continue
-        unit = m[4]
-        nth = bool(m[2])
-        lo = shift(anchor, n, unit) if anchor else None
-        hi = shift(anchor, n + 1, unit) if anchor and m[5] else lo
-        if nth and lo is not None and unit in ("天", "日") and m[1] in ("术", "手术"):
-            pass  # 术后第3天: the operation day is day 0 in Chinese notes
-        claim(
-            m, TimeExpr(m.start(), m.end(), text[m.start() : m.end()], lo, hi, "event" if anchor else "none")
-        )
+        event, unit, nth = _event_key(m[1]), m[5], bool(m[2] or m[3])
+        if m[3] and event != "入院":
+            continue  # "术第3天" is not a form; "入院第2天" is
+        if event == "入院" and nth:
+            n -= 1  # the day of admission is 入院第1天; after an operation the day itself is day 0
+        anchor = _anchor_before(events, event, m.start(), None)
+        raw = text[m.start() : m.end()]
+        if anchor is not None:
+            lo = shift(anchor, n, unit)
+            hi = shift(anchor, n + 1, unit) if m[6] else lo
+            claim(m, TimeExpr(m.start(), m.end(), raw, lo, hi, "event", anchor))
+        elif doc_date is not None and (nth or _describes_now(norm, m.start())):
+            # no dated event in the note: "今日为术后第3天" / "化疗后22天，今日返院" speak of the note's day
+            claim(m, TimeExpr(m.start(), m.end(), raw, doc_date, doc_date, "document", shift(doc_date, -n, unit)))
+        else:
+            claim(m, TimeExpr(m.start(), m.end(), raw, None, None, "none"))
     for m in _REL_EVENT_BEFORE.finditer(norm):
         n = cn_number(m[2])
         anchor = _anchor_before(events, _event_key(m[1]), len(norm), doc_date)
@@ -193,7 +200,7 @@ def find_times(text: str, doc_date: date | None) -> list[TimeExpr]:
         anchor = doc_date
         if m[1]:
             anchor = _anchor_before(events, _event_key(m[1]), len(norm), doc_date)
-        _claim_before(claim, m, text, anchor, n, m[3], bool(m[4]), "document")
+        _claim_before(claim, m, text, anchor, n, m[3], "余" in m[0] or "多" in m[0], "document")
     for m in _RECENT.finditer(norm):
         n = cn_number(m[1])
         if n is None:
@@ -283,6 +290,12 @@ def _event_dates(norm: str, times: list[TimeExpr]) -> list[tuple[int, str, date]
                 continue
             out.append((m.start(), _event_key(m[1]), t.date_from))
     return out
+
+
+def _describes_now(norm: str, pos: int) -> bool:
+    """Whether a relative expression at ``pos`` opens its clause or follows 今日/现/患者 (the present)."""
+    before = norm[max(0, pos - 4) : pos]
+    return pos == 0 or before[-1:] in ",，;；。:：\n 　" or any(w in before for w in ("今日为", "今为", "现", "患者", "目前"))
 
 
 def _anchor_before(

@@ -54,6 +54,7 @@ class TimeExpr:
     date_from: date | None = None
     date_to: date | None = None
     anchor: str = "document"  # document | event | absolute | none
+    event_date: date | None = None  # for 术后第3天 / 化疗后15天: the date of the event itself
 
     @property
     def date(self) -> date | None:
@@ -99,4 +100,5 @@ class Entity:
         if self.time is not None:
             out["time"]["date_from"] = self.time.date_from.isoformat() if self.time.date_from else None
             out["time"]["date_to"] = self.time.date_to.isoformat() if self.time.date_to else None
+            out["time"]["event_date"] = self.time.event_date.isoformat() if self.time.event_date else None
         return out

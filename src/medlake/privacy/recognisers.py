@@ -208,7 +208,8 @@ class NameRecogniser:
     def __init__(self, lex: Lexicons) -> None:
         self.lex = lex
         ctx = "|".join(re.escape(w) for w in lex.context_words)
-        self._ctx = re.compile(rf"(?:{ctx})\s*[】\]）)]?\s*[：:]?\s*")
+        # a context word inside a placeholder ("[姓名]") is not a context: "]" is not allowed after it
+        self._ctx = re.compile(rf"(?<!\[)(?:{ctx})\s*[】）)]?\s*[：:]?\s*")
         surnames = sorted(lex.compound_surnames, key=len, reverse=True) + sorted(lex.surnames)
         sur = "|".join(re.escape(x) for x in surnames)
         # a name right before a title (何勇主任医师查房) or signing a line (何勇／2018-08-15)

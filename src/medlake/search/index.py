@@ -2,8 +2,8 @@
 
 Chinese has no word boundaries, so the index keys are overlapping character pairs (text
 lower-cased, a trailing space appended so the last character also forms a pair). Each index
-file holds distinct ``(gram, note_id)`` rows sorted by gram, so a lookup reads only the row
-groups of the queried grams. ``update_index`` keeps the index in step with incremental ingestion:
+file holds ``(gram, note_id, pos)`` postings sorted by gram, so a lookup reads only the row
+groups of the queried grams, and positions answer phrases exactly without reading the text. ``update_index`` keeps the index in step with incremental ingestion:
 it (re)builds the files of new or changed note parts and drops those of deleted parts; the
 manifest records each part's size and mtime.
 """
@@ -51,11 +51,11 @@ def build_part(con: duckdb.DuckDBPyConnection, part: Path, out: Path) -> None:
     tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
     con.execute(
         f"""COPY (
-            SELECT DISTINCT substr(t, i, 2) AS gram, note_id FROM (
+            SELECT substr(t, CAST(i AS INTEGER), 2) AS gram, note_id, CAST(i AS INTEGER) AS pos FROM (
                 SELECT note_id, t, UNNEST(range(1, length(t))) AS i FROM (
                     SELECT CAST(note_id AS BIGINT) AS note_id, lower(note_text) || ' ' AS t
                     FROM read_parquet({_sql_path(part)}) WHERE note_text IS NOT NULL AND note_id IS NOT NULL))
-            ORDER BY gram, note_id
+            ORDER BY gram, note_id, pos
         ) TO {_sql_path(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"""
     )
     os.replace(tmp, out)

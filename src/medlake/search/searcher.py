@@ -1,8 +1,9 @@
 """Answer note searches from the bigram index, verify phrases on the text, cut highlighted snippets.
 
 A term of two characters is answered by its bigram alone; a single character by a range scan
-of the grams it starts; a longer phrase by the notes holding all its bigrams, then checked on
-the text itself (so results are exact, never bigram false positives). AND / OR / NOT become
+of the grams it starts; a longer phrase by bigram postings whose positions line up (exact, never
+a bigram false positive, and without reading note text). The page of hits is chosen on
+``(note_id, note_date)`` only; text is read for those notes alone, to cut the snippets. AND / OR / NOT become
 INTERSECT / UNION / EXCEPT over note ids. Values are bound as parameters.
 """
 
@@ -75,10 +76,12 @@ class NoteSearcher:
         files = [str(p) for p in index_files(lake)]
         parts = [str(p) for p in lake.parts("note")]
         if files:
-            self.con.execute(f"CREATE VIEW idx AS SELECT gram, note_id FROM read_parquet({_paths(files)})")
+            self.con.execute(
+                f"CREATE VIEW idx AS SELECT gram, note_id, pos FROM read_parquet({_paths(files)})"
+            )
         else:
             self.con.execute(
-                "CREATE VIEW idx AS SELECT CAST(NULL AS VARCHAR) AS gram, CAST(NULL AS BIGINT) AS note_id WHERE false"
+                "CREATE VIEW idx AS SELECT CAST(NULL AS VARCHAR) AS gram, CAST(NULL AS BIGINT) AS note_id, CAST(NULL AS INTEGER) AS pos WHERE false"
             )
         if parts:
             self.con.execute(
@@ -100,17 +103,21 @@ class NoteSearcher:
         if len(text) == 1:
             params.extend([text, chr(ord(text) + 1)])
             return "SELECT DISTINCT note_id FROM idx WHERE gram >= ? AND gram < ?"
-        grams = sorted({text[i : i + 2] for i in range(len(text) - 1)})
-        params.extend(grams)
-        marks = ", ".join("?" for _ in grams)
-        params.append(len(grams))
-        base = f"SELECT note_id FROM idx WHERE gram IN ({marks}) GROUP BY note_id HAVING COUNT(DISTINCT gram) = ?"
         if len(text) == 2:
-            return base
-        params.append(text)
+            params.append(text)
+            return "SELECT DISTINCT note_id FROM idx WHERE gram = ?"
+        # bigrams at offsets 0, 2, 4, ... and the last one cover the phrase; aligned positions make it exact
+        offsets = sorted(set(range(0, len(text) - 1, 2)) | {len(text) - 2})
+        pairs = [(text[o : o + 2], o) for o in offsets]
+        values = ", ".join("(?, ?)" for _ in pairs)
+        for g, o in pairs:
+            params.extend([g, o])
+        grams = sorted({g for g, _ in pairs})
+        params.extend(grams)
+        params.append(len(pairs))
         return (
-            f"SELECT n.note_id FROM notes n SEMI JOIN ({base}) c ON c.note_id = n.note_id "
-            "WHERE strpos(lower(n.note_text), ?) > 0"
+            f"SELECT DISTINCT note_id FROM (SELECT i.note_id, i.pos - q.off AS s FROM idx i JOIN (VALUES {values}) q(gram, off) "
+            f"ON i.gram = q.gram WHERE i.gram IN ({', '.join('?' for _ in grams)})) P GROUP BY note_id, s HAVING COUNT(*) = ?"
         )
 
     def _node_sql(self, node: Node, params: list[Any]) -> str:
@@ -136,14 +143,30 @@ class NoteSearcher:
         tree = parse_query(query)
         params: list[Any] = []
         ids_sql = self._node_sql(tree, params)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE hits AS {ids_sql}", params)
-        total = int(self.con.execute("SELECT COUNT(*) FROM hits").fetchall()[0][0])
-        rows = self.con.execute(
-            "SELECT n.note_id, n.person_id, n.note_date, n.note_title, n.note_source_value, n.note_text "
-            "FROM notes n SEMI JOIN hits h ON h.note_id = n.note_id "
-            "ORDER BY n.note_date DESC NULLS LAST, n.note_id LIMIT ? OFFSET ?",
-            [int(limit), int(offset)],
+        ranked = self.con.execute(
+            f"WITH h AS ({ids_sql}) SELECT n.note_id, COUNT(*) OVER () AS total FROM (SELECT note_id, note_date FROM notes) n "
+            "SEMI JOIN h ON h.note_id = n.note_id ORDER BY n.note_date DESC NULLS LAST, n.note_id LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
         ).fetchall()
+        page = [r[0] for r in ranked]
+        if ranked:
+            total = int(ranked[0][1])
+        elif offset:
+            total = int(self.con.execute(f"SELECT COUNT(DISTINCT note_id) FROM ({ids_sql}) h", params).fetchall()[0][0])
+        else:
+            total = 0
+        rows = []
+        if page:
+            marks = ", ".join("?" for _ in page)
+            found = {
+                r[0]: r
+                for r in self.con.execute(
+                    "SELECT note_id, person_id, note_date, note_title, note_source_value, note_text FROM notes "
+                    f"WHERE note_id IN ({marks})",
+                    page,
+                ).fetchall()
+            }
+            rows = [found[i] for i in page if i in found]
         marks = positive_terms(tree) or all_terms(tree)
         hits = [self._hit(r, marks, snippet_chars) for r in rows]
         return SearchResult(query, total, hits, (time.perf_counter() - t0) * 1000)

@@ -26,6 +26,7 @@ from medlake.web.deps import PERMISSIONS_ATTR, declared_permissions, enforce_dec
 from medlake.web.features import FEATURE_ROUTERS
 from medlake.web.i18n import LANG_COOKIE, pick_language
 from medlake.web.routes import admin, api, auth, pages, static
+from medlake.web.services import patients
 from medlake.web.storage.lake_reader import LakeReader
 from medlake.web.templating import render
 
@@ -83,6 +84,7 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        patients.warm_indexes(app.state.reader)  # background: the first timelines read the lake directly
         yield
         app.state.reader.close()
 

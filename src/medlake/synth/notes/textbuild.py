@@ -103,7 +103,8 @@ class Doc:
 
     def ent(self, e: Ent, assertion: str | None = None) -> None:
         start = self.pos
-        self.t(e.text)
+        self.parts.append(e.text)
+        self.pos += len(e.text)
         row: dict[str, object] = {
             "type": ENTITY_TYPES[e.type],
             "start": start,
@@ -126,17 +127,17 @@ class Doc:
         alternatives = phrasebook().get(key)
         if alternatives is None:
             raise VocabularyError(f"no phrase {key!r}")
+        parts = self.parts
         for kind, a, b in rng.choice(alternatives):
             if kind == "t":
-                self.t(a)
+                parts.append(a)  # type: ignore[arg-type]
+                self.pos += len(a)  # type: ignore[arg-type]
             elif kind == "s":
                 if a not in slots:
                     raise VocabularyError(f"phrase {key!r} needs slot {a!r}")
-                self.emit(slots[a], b or None)
-            else:  # inline entity: a = text, b = "T|a|code"
-                typ, _, rest = b.partition("|")
-                assertion, _, code = rest.partition("|")
-                self.ent(Ent(a, typ, assertion or "p", code or None))
+                self.emit(slots[a], b or None)  # type: ignore[index, arg-type]
+            else:  # inline entity, parsed once
+                self.ent(a)  # type: ignore[arg-type]
 
     def text(self) -> str:
         return "".join(self.parts)
@@ -152,7 +153,7 @@ class Doc:
 
 
 _TOKEN = re.compile(r"\{(\w+)(?::(\w))?\}|\[([^\[\]|]+)\|([A-Z])(?:\|([a-z]?))?(?:\|([^\[\]|]*))?\]")
-Token = tuple[str, str, str]
+Token = tuple[str, "str | Ent", str]
 
 
 def parse_template(template: str, where: str) -> list[Token]:
@@ -170,12 +171,13 @@ def parse_template(template: str, where: str) -> list[Token]:
             typ, assertion, code = m.group(4), m.group(5) or "p", m.group(6) or ""
             if typ not in ENTITY_TYPES or assertion not in ASSERTIONS:
                 raise VocabularyError(f"{where}: bad entity markup {m.group(0)!r}")
-            out.append(("e", m.group(3), f"{typ}|{assertion}|{code}"))
+            out.append(("e", Ent(m.group(3), typ, assertion, code or None), ""))
         pos = m.end()
     if pos < len(template):
         out.append(("t", template[pos:], ""))
     for _kind, a, _ in out:
-        if any(c in a for c in "[]{}"):
+        text = a.text if isinstance(a, Ent) else a
+        if any(c in text for c in "[]{}"):
             raise VocabularyError(f"{where}: unbalanced markup in {template!r}")
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from medlake.synth.model import Patient
 from medlake.synth.writers.chunk import ChunkBuffers
@@ -30,6 +30,6 @@ def add_notes(patient: Patient, buffers: ChunkBuffers) -> int:
             "author": n.author,
             "accession_no": n.accession_no,
         }
-        buffers.text(notes_file(n.doc_time.year)).write(json.dumps(row, ensure_ascii=False) + "\n")
-        gold.write(json.dumps(n.gold, ensure_ascii=False) + "\n")
+        buffers.text(notes_file(n.doc_time.year)).write(orjson.dumps(row).decode() + "\n")
+        gold.write(orjson.dumps(n.gold).decode() + "\n")
     return len(patient.notes)

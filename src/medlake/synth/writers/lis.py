@@ -14,7 +14,7 @@ from pathlib import Path
 from medlake.synth.model import Patient, SystemIdentity
 from medlake.synth.vocab import Vocab
 
-_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
+_ESCAPES = str.maketrans({"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"})
 _CLASS = {"门诊": "O", "急诊": "E", "住院": "I"}
 _SEX = {"1": "M", "2": "F"}
 PANEL_CODES = {
@@ -25,10 +25,26 @@ PANEL_CODES = {
 
 def escape(value: str) -> str:
     """HL7 v2 escaping of the delimiter characters inside a field value."""
-    for raw, esc in _ESCAPES:
-        if raw in value:
-            value = value.replace(raw, esc)
-    return value
+    return value.translate(_ESCAPES)
+
+
+_OBX_CACHE: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _obx_parts(vocab: Vocab, abbr: str, sex: str) -> tuple[str, str]:
+    """The fixed parts of an OBX for a test: ``type|code^name^LOCAL`` and ``unit|range`` (escaped)."""
+    key = (abbr, sex)
+    parts = _OBX_CACHE.get(key)
+    if parts is None:
+        test = vocab.labs[abbr]
+        if test.numeric:
+            lo, hi = (test.low_f, test.high_f) if sex == "2" else (test.low_m, test.high_m)
+            rng, vtype = f"{lo:g}-{hi:g}", "NM"
+        else:
+            rng, vtype = ("阴性" if abbr not in ("Ki-67", "HER2") else ""), "ST"
+        parts = (f"{vtype}|{test.code}^{escape(test.name)}^LOCAL", f"{escape(test.unit)}|{escape(rng)}")
+        _OBX_CACHE[key] = parts
+    return parts
 
 
 def _ts(t: datetime) -> str:
@@ -63,20 +79,11 @@ def add_lis(
                 f"OBR|1|{panel.specimen_no}P|{panel.specimen_no}|{code}^{escape(panel.panel)}^LOCAL|||{_ts(t)}"
                 f"|||||||||||||||{_ts(t + timedelta(hours=2))}||LAB|F",
             ]
+            obs_time = _ts(t + timedelta(hours=1))
             for i, res in enumerate(panel.results, start=1):
                 results += 1
-                test = vocab.labs[res.abbr]
-                if test.numeric:
-                    lo, hi = (test.low_f, test.high_f) if ident.sex == "2" else (test.low_m, test.high_m)
-                    rng = f"{lo:g}-{hi:g}"
-                    vtype = "NM"
-                else:
-                    rng = "阴性" if res.abbr not in ("Ki-67", "HER2") else ""
-                    vtype = "ST"
-                segs.append(
-                    f"OBX|{i}|{vtype}|{test.code}^{escape(test.name)}^LOCAL||{escape(res.value)}|{escape(test.unit)}"
-                    f"|{escape(rng)}|{res.flag}|||F|||{_ts(t + timedelta(hours=1, minutes=i))}"
-                )
+                head, tail = _obx_parts(vocab, res.abbr, ident.sex)
+                segs.append(f"OBX|{i}|{head}||{escape(res.value)}|{tail}|{res.flag}|||F|||{obs_time}")
             if panel.panel == "FISH":
                 segs.append(
                     "NTE|1||" + escape("检测方法: FISH (双色探针 HER2^CEP17) | 判读依据: ASCO/CAP 2018")

@@ -93,8 +93,10 @@ class MemberIn(BaseModel):
 
 
 @router.get("/health")
-def health(_: Annotated[Principal | None, require("public")]) -> dict[str, str]:
-    return {"status": "ok"}
+def health(request: Request, _: Annotated[Principal | None, require("public")]) -> dict[str, str]:
+    """Liveness, and whether the person-sorted timeline indexes are built for the current lake."""
+    ready = patients.warm_indexes(reader_of(request))
+    return {"status": "ok", "timeline_index": "ready" if ready else "building"}
 
 
 @router.post("/session", response_model=SessionOut, responses={401: {"description": "wrong credentials"}})

@@ -83,6 +83,16 @@ SELECT * FROM (
 )
 """
 
+PERSON_INDEX = "person"
+IDENTITY_INDEX = "identity"
+_PERSON_SQL = """SELECT person_id, gender_source_value, year_of_birth, birth_datetime, person_source_value, src_system
+                 FROM person"""
+# every source identity of a person: linked by the MPI, or the person's own source id
+_IDENTITY_SQL = """SELECT DISTINCT x.person_id, sp.src_system, sp.src_person_id, sp.name, sp.sex, sp.birth_date
+    FROM (SELECT person_id, src_system, src_person_id, FALSE AS any_system FROM person_link
+          UNION ALL SELECT person_id, NULL, person_source_value, TRUE FROM person) x
+    JOIN source_person sp ON sp.src_person_id = x.src_person_id AND (x.any_system OR sp.src_system = x.src_system)"""
+
 _EVENT_COLUMNS = ("ts", "kind", "code", "label", "value", "unit", "flag", "src_system")
 _ORDER = "ORDER BY ts NULLS LAST, kind, code, label"
 
@@ -114,27 +124,38 @@ def search(reader: LakeReader, query: str, *, limit: int = SEARCH_LIMIT) -> list
     return reader.rows(_SEARCH_SQL.format(limit=int(limit)), {"q": q})
 
 
+def _source(reader: LakeReader, name: str, sql: str) -> str:
+    """The derived (person-sorted) table when built, else the query over the lake as a subquery."""
+    index = reader.derived(name, f"{sql} ORDER BY person_id")
+    return index if index is not None else f"({sql})"
+
+
+def warm_indexes(reader: LakeReader, *, wait: bool = False) -> bool:
+    """Start (or with ``wait``, finish) building the person-sorted indexes; True when all are ready."""
+    ready = [
+        reader.derived(PERSON_INDEX, f"{_PERSON_SQL} ORDER BY person_id", wait=wait),
+        reader.derived(IDENTITY_INDEX, f"{_IDENTITY_SQL} ORDER BY person_id", wait=wait),
+        reader.derived(TIMELINE_INDEX, timeline_index_sql(), wait=wait),
+    ]
+    return all(r is not None for r in ready)
+
+
 def timeline(reader: LakeReader, person_id: int) -> dict[str, Any]:
     """The person, their source identities and every event in time order, plus lab series."""
+    persons = _source(reader, PERSON_INDEX, _PERSON_SQL)
+    identities_from = _source(reader, IDENTITY_INDEX, _IDENTITY_SQL)
+    events_index = reader.derived(TIMELINE_INDEX, timeline_index_sql())
     cur = reader.cursor()
     try:
-        person = cur.execute(
-            """SELECT person_id, gender_source_value, year_of_birth, birth_datetime, person_source_value, src_system
-               FROM person WHERE person_id = $pid LIMIT 1""",
-            {"pid": person_id},
-        ).fetchone()
+        person = cur.execute(f"SELECT * FROM {persons} WHERE person_id = $pid LIMIT 1", {"pid": person_id}).fetchone()
         if person is None:
             raise NotFound(f"no patient {person_id}")
         identities = cur.execute(
-            """SELECT sp.src_system, sp.src_person_id, sp.name, sp.sex, sp.birth_date
-               FROM source_person sp
-               WHERE (sp.src_system, sp.src_person_id) IN
-                     (SELECT src_system, src_person_id FROM person_link WHERE person_id = $pid)
-                  OR sp.src_person_id = $psv
-               ORDER BY 1, 2""",
-            {"pid": person_id, "psv": person[4] or ""},
+            f"""SELECT src_system, src_person_id, name, sex, birth_date FROM {identities_from}
+                WHERE person_id = $pid ORDER BY 1, 2""",
+            {"pid": person_id},
         ).fetchall()
-        events = person_events(cur, person_id, reader.derived(TIMELINE_INDEX, timeline_index_sql()))
+        events = person_events(cur, person_id, events_index)
     finally:
         cur.close()
     return {
