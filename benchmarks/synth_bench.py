@@ -31,7 +31,9 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=None, help="output dir (default: a temporary dir, removed after)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="output dir (default: a temporary dir, removed after)"
+    )
     ap.add_argument("--xlsx-engine", default="stream", choices=["stream", "openpyxl"])
     args = ap.parse_args()
 

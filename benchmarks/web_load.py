@@ -71,9 +71,9 @@ async def run(
     return latencies, time.perf_counter() - t0
 
 
-def summary(name: str, lat: list[float], wall: float) -> str:
+def summary(name: str, concurrency: int, lat: list[float], wall: float) -> str:
     return (
-        f"| {name} | {len(lat)} | {statistics.median(lat):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | "
+        f"| {name} | {concurrency} | {len(lat)} | {statistics.median(lat):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | "
         f"{max(lat):.0f} | {len(lat) / wall:.1f} |"
     )
 
@@ -101,19 +101,23 @@ async def main_async(args: argparse.Namespace) -> list[str]:
             "",
         ]
         rows += [
-            "| page | requests | p50 ms | p95 ms | p99 ms | max ms | req/s |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| page | concurrency | requests | p50 ms | p95 ms | p99 ms | max ms | req/s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        lat, wall = await run(base, ["/dashboard"] * args.requests, args.concurrency, client)
-        rows.append(summary("dashboard (HTML, cached aggregates)", lat, wall))
-        lat, wall = await run(base, ["/api/v1/dashboard"] * args.requests, args.concurrency, client)
-        rows.append(summary("dashboard API (JSON)", lat, wall))
-        paths = [f"/patients/{rng.choice(ids)}" for _ in range(args.requests)]
-        lat, wall = await run(base, paths, args.concurrency, client)
-        rows.append(summary("patient timeline (HTML, audited)", lat, wall))
-        paths = [f"/api/v1/patients/{rng.choice(ids)}/timeline" for _ in range(args.requests)]
-        lat, wall = await run(base, paths, args.concurrency, client)
-        rows.append(summary("patient timeline API (JSON, audited)", lat, wall))
+        for conc in args.concurrency:
+            pages = {
+                "dashboard (HTML, cached aggregates)": ["/dashboard"] * args.requests,
+                "dashboard API (JSON)": ["/api/v1/dashboard"] * args.requests,
+                "patient timeline (HTML, audited)": [
+                    f"/patients/{rng.choice(ids)}" for _ in range(args.requests)
+                ],
+                "patient timeline API (JSON, audited)": [
+                    f"/api/v1/patients/{rng.choice(ids)}/timeline" for _ in range(args.requests)
+                ],
+            }
+            for name, paths in pages.items():
+                lat, wall = await run(base, paths, conc, client)
+                rows.append(summary(name, conc, lat, wall))
     return rows
 
 
@@ -121,7 +125,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--requests", type=int, default=300)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument(
+        "--concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[1, 4], help="e.g. 1,4,8"
+    )
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
     args.port = args.port or free_port()
@@ -144,7 +150,7 @@ def main() -> None:
             f"lake: {counts['person']:,} patients, {counts['visit_occurrence']:,} visits, "
             f"{counts['measurement']:,} labs, {counts['note']:,} notes"
         )
-        print(f"concurrency {args.concurrency}, {args.requests} requests per page")
+        print(f"{args.requests} requests per page and concurrency level")
         for line in asyncio.run(main_async(args)):
             print(line)
     finally:

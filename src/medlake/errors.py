@@ -127,7 +127,9 @@ class ReleaseBlocked(MedlakeError):
     http_status = 409
     default_hint = "Review the findings, change the dataset's de-identification actions and build again."
 
-    def __init__(self, message: str, *, hint: str | None = None, findings: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, findings: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.findings = findings or {}
 

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=0, description="worker processes for parallel work; 0 = all cores")
     log_level: str = "INFO"
     language: Literal["zh", "en"] = "zh"
-    export_expiry_days: int = Field(default=30, ge=1, description="days an approved export package stays downloadable")
+    export_expiry_days: int = Field(
+        default=30, ge=1, description="days an approved export package stays downloadable"
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

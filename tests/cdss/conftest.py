@@ -47,7 +47,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     spec = toy_spec().with_algorithm("lightgbm", {"num_leaves": [4], "num_boost_round": [80]})
     m = train(Lake(d).connect(), spec, reg, trainer="alice")
     reg.transition(m["task"], m["version"], "validated", by="alice")
-    m = reg.transition(m["task"], m["version"], "published", by="sam", users=StaticDirectory({"sam": {"steward"}}))
+    m = reg.transition(
+        m["task"], m["version"], "published", by="sam", users=StaticDirectory({"sam": {"steward"}})
+    )
     store = CdsStore(create_engine(f"sqlite:///{d / 'cds-test.db'}"))
     engine = CdsEngine(d, store, refresh_seconds=0.2)
     app = create_app(Settings(data_dir=d), engine=engine)

@@ -23,15 +23,52 @@ def test_features_follow_the_spec_windows_and_aggregates() -> None:
     pre = read_prefetch(
         {
             "patient": {"resourceType": "Patient", "gender": "female", "birthDate": "2024-01-01"},
-            "procedures": _bundle({"resourceType": "Procedure", "code": {"coding": [{"code": "35.8201"}]}, "performedDateTime": "2024-03-01T09:00:00"}),
-            "observations": _bundle(
-                {"resourceType": "Observation", "code": {"coding": [{"code": "WT"}]}, "effectiveDateTime": "2024-02-01", "valueQuantity": {"value": 9.9}},
-                {"resourceType": "Observation", "code": {"coding": [{"code": "WT"}]}, "effectiveDateTime": "2024-02-28", "valueQuantity": {"value": 3.1}},
-                {"resourceType": "Observation", "code": {"coding": [{"code": "WT"}]}, "effectiveDateTime": "2024-02-29", "valueQuantity": {"value": 3.3}},
-                {"resourceType": "Observation", "code": {"coding": [{"code": "CPB"}]}, "effectiveDateTime": "2024-03-01T11:00:00", "valueQuantity": {"value": 80}},
-                {"resourceType": "Observation", "code": {"coding": [{"code": "CPB"}]}, "effectiveDateTime": "2024-03-01T12:00:00", "valueQuantity": {"value": 95}},
+            "procedures": _bundle(
+                {
+                    "resourceType": "Procedure",
+                    "code": {"coding": [{"code": "35.8201"}]},
+                    "performedDateTime": "2024-03-01T09:00:00",
+                }
             ),
-            "conditions": _bundle({"resourceType": "Condition", "code": {"coding": [{"code": "I28.801"}]}, "onsetDateTime": "2023-12-01"}),
+            "observations": _bundle(
+                {
+                    "resourceType": "Observation",
+                    "code": {"coding": [{"code": "WT"}]},
+                    "effectiveDateTime": "2024-02-01",
+                    "valueQuantity": {"value": 9.9},
+                },
+                {
+                    "resourceType": "Observation",
+                    "code": {"coding": [{"code": "WT"}]},
+                    "effectiveDateTime": "2024-02-28",
+                    "valueQuantity": {"value": 3.1},
+                },
+                {
+                    "resourceType": "Observation",
+                    "code": {"coding": [{"code": "WT"}]},
+                    "effectiveDateTime": "2024-02-29",
+                    "valueQuantity": {"value": 3.3},
+                },
+                {
+                    "resourceType": "Observation",
+                    "code": {"coding": [{"code": "CPB"}]},
+                    "effectiveDateTime": "2024-03-01T11:00:00",
+                    "valueQuantity": {"value": 80},
+                },
+                {
+                    "resourceType": "Observation",
+                    "code": {"coding": [{"code": "CPB"}]},
+                    "effectiveDateTime": "2024-03-01T12:00:00",
+                    "valueQuantity": {"value": 95},
+                },
+            ),
+            "conditions": _bundle(
+                {
+                    "resourceType": "Condition",
+                    "code": {"coding": [{"code": "I28.801"}]},
+                    "onsetDateTime": "2023-12-01",
+                }
+            ),
             "other": {"resourceType": "Encounter"},
         }
     )

@@ -18,13 +18,35 @@ def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prefetch(*, pvo: bool, cpb: float, weight: float) -> dict[str, Any]:
-    conditions = [{"resourceType": "Condition", "code": {"coding": [{"code": "I28.801"}]}, "onsetDateTime": "2024-03-01"}]
+    conditions = [
+        {
+            "resourceType": "Condition",
+            "code": {"coding": [{"code": "I28.801"}]},
+            "onsetDateTime": "2024-03-01",
+        }
+    ]
     return {
         "patient": {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "2024-01-01"},
-        "procedures": _bundle({"resourceType": "Procedure", "code": {"coding": [{"code": "35.8201"}]}, "performedDateTime": "2024-03-03T09:00:00+08:00"}),
+        "procedures": _bundle(
+            {
+                "resourceType": "Procedure",
+                "code": {"coding": [{"code": "35.8201"}]},
+                "performedDateTime": "2024-03-03T09:00:00+08:00",
+            }
+        ),
         "observations": _bundle(
-            {"resourceType": "Observation", "code": {"coding": [{"code": "WT"}]}, "effectiveDateTime": "2024-03-02T08:00:00", "valueQuantity": {"value": weight, "unit": "kg"}},
-            {"resourceType": "Observation", "code": {"coding": [{"code": "CPB"}]}, "effectiveDateTime": "2024-03-03T12:00:00", "valueQuantity": {"value": cpb, "unit": "min"}},
+            {
+                "resourceType": "Observation",
+                "code": {"coding": [{"code": "WT"}]},
+                "effectiveDateTime": "2024-03-02T08:00:00",
+                "valueQuantity": {"value": weight, "unit": "kg"},
+            },
+            {
+                "resourceType": "Observation",
+                "code": {"coding": [{"code": "CPB"}]},
+                "effectiveDateTime": "2024-03-03T12:00:00",
+                "valueQuantity": {"value": cpb, "unit": "min"},
+            },
         ),
         "conditions": _bundle(*conditions) if pvo else _bundle(),
     }
@@ -35,7 +57,11 @@ def _call(url: str, body: Any, service: str = SERVICE) -> httpx.Response:
 
 
 def _request(patient: str, prefetch: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "context": {"userId": "Practitioner/1", "patientId": patient}}
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": patient},
+    }
     if prefetch is not None:
         body["prefetch"] = prefetch
     return body
@@ -88,7 +114,14 @@ def test_call_without_prefetch_reads_the_lake(served: Any) -> None:
 
 def test_partial_prefetch_is_completed_from_the_lake(served: Any) -> None:
     person = sorted(served.truth)[1]
-    pre = {"patient": {"resourceType": "Patient", "id": str(person), "gender": "female", "birthDate": "2020-01-01"}}
+    pre = {
+        "patient": {
+            "resourceType": "Patient",
+            "id": str(person),
+            "gender": "female",
+            "birthDate": "2020-01-01",
+        }
+    }
     r = _call(served.url, _request(str(person), pre))
     assert r.status_code == 200
     assert "weight_kg" in r.json()["cards"][0]["detail"].split("Taken from the research data lake:")[1]
@@ -108,12 +141,19 @@ def test_feedback_is_recorded(served: Any) -> None:
     }
     r = httpx.post(f"{served.url}/cds-services/{SERVICE}/feedback", json=body)
     assert r.status_code == 200 and r.json() == {"received": 1}
-    ok = {"feedback": [{"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2024-03-03T10:01:00Z"}]}
+    ok = {
+        "feedback": [
+            {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2024-03-03T10:01:00Z"}
+        ]
+    }
     assert httpx.post(f"{served.url}/cds-services/{SERVICE}/feedback", json=ok).status_code == 200
     rows = served.engine.store.feedback(SERVICE)
     mine = [f for f in rows if f["card_uuid"] == card["uuid"]]
     assert [f["outcome"] for f in mine] == ["overridden", "accepted"]
-    assert mine[0]["override_code"] == card["overrideReasons"][1]["code"] and mine[0]["comment"] == "family declined"
+    assert (
+        mine[0]["override_code"] == card["overrideReasons"][1]["code"]
+        and mine[0]["comment"] == "family declined"
+    )
     logged = served.engine.store.card(card["uuid"])
     assert logged is not None and logged["version"] == served.manifest["version"]
 
@@ -128,15 +168,25 @@ def test_feedback_is_recorded(served: Any) -> None:
         ({"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "1"}}, "does not answer"),
         ({"hook": "patient-view", "context": {"patientId": "1"}}, "hookInstance"),
         ({"hook": "patient-view", "hookInstance": "x", "context": {}}, "context.patientId"),
-        ({"hook": "patient-view", "hookInstance": "x", "context": {"patientId": "1"}, "prefetch": [1]}, "'prefetch' must be"),
-        ({"hook": "patient-view", "hookInstance": "x", "context": {"patientId": "nobody"}}, "no data for patient"),
+        (
+            {"hook": "patient-view", "hookInstance": "x", "context": {"patientId": "1"}, "prefetch": [1]},
+            "'prefetch' must be",
+        ),
+        (
+            {"hook": "patient-view", "hookInstance": "x", "context": {"patientId": "nobody"}},
+            "no data for patient",
+        ),
     ],
 )
 def test_malformed_calls_are_400_with_a_reason(served: Any, body: Any, reason: str) -> None:
     if body is None:
         r = httpx.post(f"{served.url}/cds-services/{SERVICE}", content=b"")
     elif body == "not json":
-        r = httpx.post(f"{served.url}/cds-services/{SERVICE}", content=b"{nope", headers={"content-type": "application/json"})
+        r = httpx.post(
+            f"{served.url}/cds-services/{SERVICE}",
+            content=b"{nope",
+            headers={"content-type": "application/json"},
+        )
     else:
         r = _call(served.url, body)
     assert r.status_code == 400
@@ -149,7 +199,10 @@ def test_malformed_calls_are_400_with_a_reason(served: Any, body: Any, reason: s
         ({}, "feedback"),
         ({"feedback": [{"outcome": "accepted"}]}, "card must be"),
         ({"feedback": [{"card": "c", "outcome": "maybe"}]}, "'accepted' or 'overridden'"),
-        ({"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "yesterday"}]}, "ISO date-time"),
+        (
+            {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "yesterday"}]},
+            "ISO date-time",
+        ),
     ],
 )
 def test_malformed_feedback_is_400(served: Any, body: Any, reason: str) -> None:

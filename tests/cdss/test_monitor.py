@@ -24,11 +24,19 @@ def test_monitoring_counts_use_feedback_and_drift(served: Any) -> None:
         cards.append(r.json()["cards"][0])
     fb = [{"card": c["uuid"], "outcome": "accepted"} for c in cards[:6]]
     reason = cards[0]["overrideReasons"][0]
-    fb += [{"card": c["uuid"], "outcome": "overridden", "overrideReason": {"reason": reason}} for c in cards[6:]]
-    assert httpx.post(f"{served.url}/cds-services/{SERVICE}/feedback", json={"feedback": fb}).status_code == 200
+    fb += [
+        {"card": c["uuid"], "outcome": "overridden", "overrideReason": {"reason": reason}} for c in cards[6:]
+    ]
+    assert (
+        httpx.post(f"{served.url}/cds-services/{SERVICE}/feedback", json={"feedback": fb}).status_code == 200
+    )
 
     report = monitor(
-        served.engine.registry, served.engine.store, Lake(served.data_dir).connect(), SERVICE, served.manifest["version"]
+        served.engine.registry,
+        served.engine.store,
+        Lake(served.data_dir).connect(),
+        SERVICE,
+        served.manifest["version"],
     )
     assert report["use"]["cards"] == before["use"]["cards"] + 10
     assert report["use"]["patients"] >= 10

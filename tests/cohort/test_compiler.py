@@ -20,7 +20,7 @@ def native(code: str) -> dict:  # type: ignore[type-arg]
 
 def test_user_values_stay_literals(tiny_lake: Lake) -> None:
     sql = "\n".join(compile_expression(load_any(native(NASTY)).expression).sql())
-    assert "'C50''); DROP TABLE PERSON; --'" in sql  # upper-cased for prefix matching, quote doubled
+    assert "'C50''); DROP TABLE PERSON; --%'" in sql  # a LIKE prefix literal: upper-cased, quote doubled
     res = run_cohort(tiny_lake, load_any(native(NASTY)), save=False)
     assert res.persons == 0
     con = tiny_lake.connect()
@@ -44,7 +44,7 @@ def test_postgres_dialect_renders_every_statement() -> None:
     pg = compiled.sql("postgres")
     assert len(pg) == len(compiled.statements)
     joined = "\n".join(pg)
-    assert "'C50'" in joined and "TEMPORARY TABLE ml_cohort_rows" in joined
+    assert "'C50%'" in joined and "TEMPORARY TABLE ml_cohort_rows" in joined
 
 
 def test_invalid_circe_inputs_are_rejected() -> None:

@@ -44,6 +44,7 @@ def resources() -> list[dict[str, Any]]:
             "birthDate": "1980-01-15",
             "telecom": [{"system": "phone", "value": "13900001111"}],
             "address": [{"text": "上海市浦东新区某路2号"}],
+            "deceasedDateTime": "2024-06-01T10:00:00+08:00",
         },
         {
             "resourceType": "Practitioner",
@@ -304,6 +305,8 @@ def test_bundle_maps_every_resource_type(bundle_file: Path, data_dir: Path) -> N
     (p,) = rows(data_dir, "person")
     assert (p["person_id"], p["gender_concept_id"], p["year_of_birth"]) == (person, 8507, 1980)
 
+    (d,) = rows(data_dir, "death")
+    assert (d["person_id"], d["death_date"], d["src_record"]) == (person, date(2024, 6, 1), f"Patient/{PID}")
     (v,) = rows(data_dir, "visit_occurrence")
     visit = stable_id("visit", "PARTNER|Encounter/e-001")
     assert (v["visit_occurrence_id"], v["person_id"], v["visit_concept_id"]) == (visit, person, 9201)
@@ -443,6 +446,18 @@ def test_new_export_file_touches_nothing_else(tmp_path: Path, data_dir: Path) ->
     assert {r["src_person_id"] for r in rows(data_dir, "source_person")} == {MRN, "Q2"}
 
 
+def test_shared_practitioners_are_stored_once(tmp_path: Path, data_dir: Path) -> None:
+    doctor, org = resources()[1], resources()[2]
+    for name in ("x.json", "y.json"):
+        (tmp_path / name).write_text(json.dumps(bundle([doctor, org])), encoding="utf-8")
+    run_connector(FhirConnector, [tmp_path / "x.json", tmp_path / "y.json"], data_dir)
+    renamed = dict(doctor, name=[{"family": "Li", "given": ["Hua", "Mei"]}])
+    (tmp_path / "z.json").write_text(json.dumps(bundle([renamed])), encoding="utf-8")
+    run_connector(FhirConnector, tmp_path / "z.json", data_dir)  # a later run updates, never duplicates
+    assert [r["provider_name"] for r in rows(data_dir, "provider")] == ["Hua Mei Li"]
+    assert len(rows(data_dir, "care_site")) == 1
+
+
 def test_broken_lines_are_quarantined_and_the_rest_lands(tmp_path: Path, data_dir: Path) -> None:
     f = tmp_path / "Patient.000.ndjson"
     good = json.dumps(resources()[0])
@@ -452,6 +467,19 @@ def test_broken_lines_are_quarantined_and_the_rest_lands(tmp_path: Path, data_di
     assert len(rows(data_dir, "person")) == 1
     reasons = sorted(q["reason"] for q in rows(data_dir, "_quarantine"))
     assert reasons[0].startswith("invalid JSON") and reasons[1].startswith("not a FHIR resource")
+
+
+def test_a_non_utf8_file_is_quarantined_whole_and_the_batch_goes_on(tmp_path: Path, data_dir: Path) -> None:
+    bad = tmp_path / "a-bad.json"
+    bad.write_bytes(json.dumps(bundle(resources()[:1]), ensure_ascii=False).encode("gb18030"))
+    good = tmp_path / "b-good.json"
+    good.write_text(json.dumps(bundle(resources()[:1])), encoding="utf-8")
+    bad_ctx, good_ctx = run_connector(FhirConnector, [bad, good], data_dir)
+    assert bad_ctx.stats.rows_quarantined == 1 and good_ctx.stats.rows_quarantined == 0
+    (q,) = rows(data_dir, "_quarantine")
+    assert (q["src_record"], q["source_path"]) == ("<file>", "a-bad.json")
+    assert "not UTF-8" in q["reason"]
+    assert len(rows(data_dir, "person")) == 1
 
 
 def _ingest_and_reconcile(files: list[Path], data_dir: Path) -> Counter[str]:
@@ -491,5 +519,7 @@ def test_real_synthea_bundles(shared_data: Path, data_dir: Path) -> None:
     files = sorted((shared_data / "fhir" / "synthea_r4").glob("*.json"))[:8]
     read = _ingest_and_reconcile(files, data_dir)
     assert read["Patient"] == 8
+    providers = [r["provider_id"] for r in rows(data_dir, "provider")]
+    assert providers and len(providers) == len(set(providers)) < read["Practitioner"]
     assert len(rows(data_dir, "measurement")) >= read["Observation"] - len(rows(data_dir, "observation"))
     assert len(rows(data_dir, "_quarantine")) == 0

@@ -197,3 +197,13 @@ def test_all_real_messages_go_through(shared_data: Path, data_dir: Path) -> None
     assert all(reason.endswith(" not mapped") for c in contexts for reason in c.stats.skipped)
     assert len(rows(data_dir, "visit_occurrence")) > 0
     assert len(rows(data_dir, "source_person")) == len(rows(data_dir, "person"))
+
+
+def test_legacy_gbk_feed_decodes(tmp_path: Path, data_dir: Path) -> None:
+    f = tmp_path / "gbk.hl7"
+    f.write_bytes(oru("G1", "L0000003", "", ["OBX|1|ST|RBC^尿红细胞^LOCAL||阴性|||N|||F"]).encode("gb18030"))
+    (ctx,) = run_connector(HL7v2Connector, f, data_dir)
+    assert ctx.stats.rows_quarantined == 0
+    (m,) = rows(data_dir, "measurement")
+    assert m["value_source_value"] == "阴性"
+    assert rows(data_dir, "source_person")[0]["name"] == "张三"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from medlake.errors import VocabularyError
 from medlake.ingest.hl7v2_map import parse_number, parse_range
 from medlake.ingest.hl7v2_parse import (
     BrokenMessage,
@@ -16,6 +18,7 @@ from medlake.ingest.hl7v2_parse import (
     split_messages,
     unescape,
 )
+from medlake.ingest.units import load_units, to_ucum
 
 SEPS = Separators()
 
@@ -135,3 +138,18 @@ def test_parse_number_with_operator() -> None:
     assert parse_number("12.5") == (12.5, None)
     assert parse_number("<0.1") == (0.1, 4171756)
     assert parse_number("阴性") == (None, None)
+
+
+def test_unit_map_is_parsed_strictly(tmp_path: Path) -> None:
+    assert to_ucum(" MG/DL ") == "mg/dL"
+    assert to_ucum("10*9/L") == "10*9/L"  # a UCUM code maps to itself
+    assert to_ucum("furlongs") is None and to_ucum("") is None
+    for body, problem in [
+        ("unit,ucum\n%,%\n", "header"),
+        ("source_unit,ucum_code\nmg/dl,mg/dL\nMG/DL,mg/dL\n", "duplicate"),
+        ("source_unit,ucum_code\nmg/dl,\n", "two non-empty"),
+    ]:
+        f = tmp_path / "units.csv"
+        f.write_text(body, encoding="utf-8")
+        with pytest.raises(VocabularyError, match=problem):
+            load_units(f)

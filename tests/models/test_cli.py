@@ -44,7 +44,10 @@ def test_model_lifecycle_from_the_cli(lake: Path, tmp_path: Path) -> None:
     task.write_text(json.dumps(TOY_TASK), encoding="utf-8")
     out = _run("model", "train", str(task), "-a", "lasso", "-a", "lightgbm", "--by", "rita", "--json")
     trained = json.loads(out[out.index("[") :])
-    assert [(m["version"], m["algorithm"], m["stage"]) for m in trained] == [(1, "lasso", "draft"), (2, "lightgbm", "draft")]
+    assert [(m["version"], m["algorithm"], m["stage"]) for m in trained] == [
+        (1, "lasso", "draft"),
+        (2, "lightgbm", "draft"),
+    ]
     assert trained[0]["snapshot_hash"] == trained[1]["snapshot_hash"]  # same data for both
     listed = json.loads(_run("model", "list", "--json"))
     assert [m["version"] for m in listed] == [1, 2] and all(m["test_auroc"] > 0.5 for m in listed)

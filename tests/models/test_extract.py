@@ -23,11 +23,21 @@ def test_index_features_and_labels_match_the_lake(toy_lake: tuple[Path, dict[int
     assert fm.n == len(truth) and fm.y is not None
     assert list(fm.person_ids) == sorted(truth)
     procs = _rows(d, "procedure_occurrence")
-    surgery = {p["person_id"]: p["procedure_date"] for p in procs if p["procedure_source_value"].startswith("35.82")}
+    surgery = {
+        p["person_id"]: p["procedure_date"] for p in procs if p["procedure_source_value"].startswith("35.82")
+    }
     reop = {p["person_id"] for p in procs if p["procedure_source_value"].startswith("35.99")}
     assert set(fm.person_ids[fm.y == 1].tolist()) == reop
-    weights = {m["person_id"]: m["value_as_number"] for m in _rows(d, "measurement") if m["measurement_source_value"] == "WT"}
-    cpb = {m["person_id"]: m["value_as_number"] for m in _rows(d, "measurement") if m["measurement_source_value"] == "CPB"}
+    weights = {
+        m["person_id"]: m["value_as_number"]
+        for m in _rows(d, "measurement")
+        if m["measurement_source_value"] == "WT"
+    }
+    cpb = {
+        m["person_id"]: m["value_as_number"]
+        for m in _rows(d, "measurement")
+        if m["measurement_source_value"] == "CPB"
+    }
     pvo = {c["person_id"] for c in _rows(d, "condition_occurrence")}
     births = {p["person_id"]: p["birth_datetime"].date() for p in _rows(d, "person")}
     col = {n: j for j, n in enumerate(fm.names)}
@@ -54,7 +64,9 @@ def test_snapshot_hash_is_stable_and_sensitive(toy_lake: tuple[Path, dict[int, f
 
 def test_codes_are_bound_parameters_not_sql(toy_lake: tuple[Path, dict[int, float]]) -> None:
     d, _ = toy_lake
-    nasty = TOY_TASK | {"source": {"kind": "index_event", "domain": "procedure", "match": {"codes": ["x' OR 1=1 --"]}}}
+    nasty = TOY_TASK | {
+        "source": {"kind": "index_event", "domain": "procedure", "match": {"codes": ["x' OR 1=1 --"]}}
+    }
     with pytest.raises(ValidationFailed, match="matches no patients"):
         extract(Lake(d).connect(), TaskSpec.model_validate(nasty))
 
@@ -63,19 +75,62 @@ def test_window_excludes_values_outside_it(tmp_path: Path) -> None:
     d = tmp_path / "d"
     with Lake(d).transaction() as tx:
         tx.write("person", "p", [{"person_id": 1, "year_of_birth": 2000, "gender_concept_id": 8532}])
-        tx.write("procedure_occurrence", "p", [{"procedure_occurrence_id": 1, "person_id": 1, "procedure_source_value": "35.8201", "procedure_date": date(2020, 6, 1)}])
+        tx.write(
+            "procedure_occurrence",
+            "p",
+            [
+                {
+                    "procedure_occurrence_id": 1,
+                    "person_id": 1,
+                    "procedure_source_value": "35.8201",
+                    "procedure_date": date(2020, 6, 1),
+                }
+            ],
+        )
         tx.write(
             "measurement",
             "p",
             [
-                {"measurement_id": i, "person_id": 1, "measurement_source_value": "WT", "measurement_date": day, "measurement_datetime": datetime(day.year, day.month, day.day), "value_as_number": v}
-                for i, (day, v) in enumerate([(date(2020, 5, 1), 9.0), (date(2020, 5, 30), 4.0), (date(2020, 5, 31), 5.0), (date(2020, 6, 3), 7.0)])
+                {
+                    "measurement_id": i,
+                    "person_id": 1,
+                    "measurement_source_value": "WT",
+                    "measurement_date": day,
+                    "measurement_datetime": datetime(day.year, day.month, day.day),
+                    "value_as_number": v,
+                }
+                for i, (day, v) in enumerate(
+                    [
+                        (date(2020, 5, 1), 9.0),
+                        (date(2020, 5, 30), 4.0),
+                        (date(2020, 5, 31), 5.0),
+                        (date(2020, 6, 3), 7.0),
+                    ]
+                )
             ],
         )
     feats = [
-        {"kind": "measurement", "name": "last_wt", "match": {"codes": ["WT"]}, "agg": "last", "window": {"start_days": -7, "end_days": 0}},
-        {"kind": "measurement", "name": "min_wt", "match": {"codes": ["WT"]}, "agg": "min", "window": {"start_days": -7, "end_days": 0}},
-        {"kind": "measurement", "name": "n_wt", "match": {"codes": ["W*"]}, "agg": "count", "window": {"start_days": -60, "end_days": 5}},
+        {
+            "kind": "measurement",
+            "name": "last_wt",
+            "match": {"codes": ["WT"]},
+            "agg": "last",
+            "window": {"start_days": -7, "end_days": 0},
+        },
+        {
+            "kind": "measurement",
+            "name": "min_wt",
+            "match": {"codes": ["WT"]},
+            "agg": "min",
+            "window": {"start_days": -7, "end_days": 0},
+        },
+        {
+            "kind": "measurement",
+            "name": "n_wt",
+            "match": {"codes": ["W*"]},
+            "agg": "count",
+            "window": {"start_days": -60, "end_days": 5},
+        },
         {"kind": "demographic", "name": "male", "field": "sex_male"},
         {"kind": "demographic", "name": "age", "field": "age_years"},
     ]
@@ -91,15 +146,54 @@ def test_nlp_and_note_text_features(tmp_path: Path) -> None:
     d = tmp_path / "d"
     with Lake(d).transaction() as tx:
         tx.write("person", "p", [{"person_id": p, "year_of_birth": 2020} for p in (1, 2)])
-        tx.write("procedure_occurrence", "p", [{"procedure_occurrence_id": p, "person_id": p, "procedure_source_value": "35.8200", "procedure_date": date(2020, 6, 1)} for p in (1, 2)])
-        tx.write("note", "p", [
-            {"note_id": 10, "person_id": 1, "note_date": date(2020, 6, 1), "note_text": "体外循环时间120分钟，心下型"},
-            {"note_id": 20, "person_id": 2, "note_date": date(2020, 6, 1), "note_text": "心上型"},
-        ])
-        tx.write("note_nlp", "p", [
-            {"note_nlp_id": 1, "note_id": 10, "person_id": 1, "lexical_variant": "体外循环时间", "assertion": "present", "value_as_number": 120.0},
-            {"note_nlp_id": 2, "note_id": 20, "person_id": 2, "lexical_variant": "肺静脉梗阻", "assertion": "negated", "concept_code": "I28.800"},
-        ])
+        tx.write(
+            "procedure_occurrence",
+            "p",
+            [
+                {
+                    "procedure_occurrence_id": p,
+                    "person_id": p,
+                    "procedure_source_value": "35.8200",
+                    "procedure_date": date(2020, 6, 1),
+                }
+                for p in (1, 2)
+            ],
+        )
+        tx.write(
+            "note",
+            "p",
+            [
+                {
+                    "note_id": 10,
+                    "person_id": 1,
+                    "note_date": date(2020, 6, 1),
+                    "note_text": "体外循环时间120分钟，心下型",
+                },
+                {"note_id": 20, "person_id": 2, "note_date": date(2020, 6, 1), "note_text": "心上型"},
+            ],
+        )
+        tx.write(
+            "note_nlp",
+            "p",
+            [
+                {
+                    "note_nlp_id": 1,
+                    "note_id": 10,
+                    "person_id": 1,
+                    "lexical_variant": "体外循环时间",
+                    "assertion": "present",
+                    "value_as_number": 120.0,
+                },
+                {
+                    "note_nlp_id": 2,
+                    "note_id": 20,
+                    "person_id": 2,
+                    "lexical_variant": "肺静脉梗阻",
+                    "assertion": "negated",
+                    "concept_code": "I28.800",
+                },
+            ],
+        )
     feats = [
         {"kind": "nlp", "name": "cpb", "match": {"codes": ["体外循环时间"]}, "value": "number"},
         {"kind": "nlp", "name": "pvo", "match": {"codes": ["I28.8*"]}},

@@ -42,7 +42,11 @@ def test_risk_bands_count_and_observed_risk() -> None:
     y = np.array([0, 0, 1, 0, 1, 1])
     p = np.array([0.05, 0.08, 0.2, 0.25, 0.5, 0.9])
     bands = risk_bands(y, p, 0.1, 0.3)
-    assert [(b["band"], b["n"], b["events"]) for b in bands] == [("low", 2, 0), ("medium", 2, 1), ("high", 2, 2)]
+    assert [(b["band"], b["n"], b["events"]) for b in bands] == [
+        ("low", 2, 0),
+        ("medium", 2, 1),
+        ("high", 2, 2),
+    ]
     assert bands[1]["observed_risk"] == 0.5
     assert [band_of(v, 0.1, 0.3) for v in (0.09, 0.1, 0.3)] == ["low", "medium", "high"]
 
@@ -50,7 +54,17 @@ def test_risk_bands_count_and_observed_risk() -> None:
 def test_evaluate_has_every_figure() -> None:
     y, p = _sample(500)
     r = evaluate(y, p, low_below=0.2, high_from=0.5)
-    for key in ("auroc", "auroc_ci", "auprc", "brier", "calibration_slope", "calibration_intercept", "roc", "calibration_curve", "risk_bands"):
+    for key in (
+        "auroc",
+        "auroc_ci",
+        "auprc",
+        "brier",
+        "calibration_slope",
+        "calibration_intercept",
+        "roc",
+        "calibration_curve",
+        "risk_bands",
+    ):
         assert key in r
     assert len(r["roc"]["fpr"]) == len(r["roc"]["tpr"]) > 10
     assert sum(r["calibration_curve"]["n"]) == 500

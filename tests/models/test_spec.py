@@ -39,7 +39,14 @@ def test_duplicate_feature_names_rejected() -> None:
 
 
 def test_window_must_be_ordered() -> None:
-    feats = [{"kind": "condition", "name": "c", "match": {"codes": ["I10"]}, "window": {"start_days": 5, "end_days": 1}}]
+    feats = [
+        {
+            "kind": "condition",
+            "name": "c",
+            "match": {"codes": ["I10"]},
+            "window": {"start_days": 5, "end_days": 1},
+        }
+    ]
     with pytest.raises(InputFormatError, match="start_days"):
         TaskSpec.parse(_text(features=feats))
 

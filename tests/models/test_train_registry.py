@@ -25,11 +25,16 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
 
 
 @pytest.fixture(scope="module")
-def trained(toy_lake: tuple[Path, dict[int, float]], tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, dict[str, dict[str, Any]], Path]:
+def trained(
+    toy_lake: tuple[Path, dict[int, float]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Registry, dict[str, dict[str, Any]], Path]:
     d, _ = toy_lake
     reg = Registry(tmp_path_factory.mktemp("reg"))
     con = Lake(d).connect()
-    out = {name: train(con, toy_spec().with_algorithm(name, grid), reg, trainer="alice") for name, grid in GRIDS.items()}
+    out = {
+        name: train(con, toy_spec().with_algorithm(name, grid), reg, trainer="alice")
+        for name, grid in GRIDS.items()
+    }
     return reg, out, d
 
 
@@ -45,7 +50,9 @@ def test_lasso_recovers_the_true_risk_model(trained: Any, toy_lake: tuple[Path, 
     rows = _test_predictions(reg, m)
     y = np.array([int(r["outcome"]) for r in rows])
     true_auc = roc_auc_score(y, [truth[int(r["person_id"])] for r in rows])
-    assert m["metrics"]["test"]["auroc"] == pytest.approx(roc_auc_score(y, [float(r["predicted"]) for r in rows]), abs=1e-6)
+    assert m["metrics"]["test"]["auroc"] == pytest.approx(
+        roc_auc_score(y, [float(r["predicted"]) for r in rows]), abs=1e-6
+    )
     assert abs(m["metrics"]["test"]["auroc"] - true_auc) < 0.05
     assert m["sizes"]["test"] == len(rows) == 125
     assert m["cv"] and all(c["cv_auroc"] is not None for c in m["cv"])  # the grid was searched
@@ -81,11 +88,18 @@ def test_predictions_after_load_equal_training_predictions(trained: Any) -> None
 
 def test_same_spec_same_data_same_result(trained: Any, tmp_path: Path) -> None:
     reg, models, d = trained
-    again = train(Lake(d).connect(), toy_spec().with_algorithm("lasso", GRIDS["lasso"]), Registry(tmp_path), trainer="bob")
+    again = train(
+        Lake(d).connect(),
+        toy_spec().with_algorithm("lasso", GRIDS["lasso"]),
+        Registry(tmp_path),
+        trainer="bob",
+    )
     first = models["lasso"]
     assert again["snapshot_hash"] == first["snapshot_hash"]
     assert again["metrics"]["test"]["auroc"] == first["metrics"]["test"]["auroc"]
-    assert reg.read_artifact(first["task"], first["version"], "model") == Registry(tmp_path).read_artifact("toy_reoperation", 1, "model")
+    assert reg.read_artifact(first["task"], first["version"], "model") == Registry(tmp_path).read_artifact(
+        "toy_reoperation", 1, "model"
+    )
 
 
 def test_tampered_artifact_is_refused(trained: Any, tmp_path: Path) -> None:
@@ -106,12 +120,22 @@ def test_model_card_follows_tripod_ai(trained: Any) -> None:
     md = reg.read_artifact(m["task"], m["version"], "card_md").decode()
     card = json.loads(reg.read_artifact(m["task"], m["version"], "card_json"))
     assert "TRIPOD+AI" in md and "AUROC (95% CI)" in md and m["snapshot_hash"] in md
-    for section in ("participants", "outcome", "predictors", "missing_data", "analysis", "performance", "reproducibility"):
+    for section in (
+        "participants",
+        "outcome",
+        "predictors",
+        "missing_data",
+        "analysis",
+        "performance",
+        "reproducibility",
+    ):
         assert card[section]
     assert card["missing_data"]["imputation"].startswith("training median")
 
 
-def test_time_split_tests_on_the_latest_patients(toy_lake: tuple[Path, dict[int, float]], tmp_path: Path) -> None:
+def test_time_split_tests_on_the_latest_patients(
+    toy_lake: tuple[Path, dict[int, float]], tmp_path: Path
+) -> None:
     from medlake.models.train import split_rows
 
     d, _ = toy_lake

@@ -114,7 +114,7 @@ def test_later_rows_of_an_already_linked_patient_are_remapped(lake: Lake) -> Non
     assert apply(lake).parts_rewritten == 0
 
 
-def test_splitting_a_wrong_link_reports_rows_it_cannot_attribute(lake: Lake) -> None:
+def test_splitting_a_wrong_link_moves_rows_back(lake: Lake) -> None:
     write_batch(lake, "b1", _batch1())
     link(lake, PRIOR_ONLY)
     apply(lake)
@@ -128,5 +128,11 @@ def test_splitting_a_wrong_link_reports_rows_it_cannot_attribute(lake: Lake) -> 
     assert links[("LIS", "L2")] == person_id_for("LIS", "L2")
     assert links[("PACS", "P2")] == person_id_for("PACS", "P2")
     res = apply(lake)
-    # rows already rewritten to the shared id cannot be told apart: left as they are and counted
-    assert res.ambiguous_ids == 1
+    # one member per system in the split cluster: each system's rows can be told apart again
+    assert res.ambiguous_ids == 0
+    con = lake.connect()
+    held = dict(con.execute("SELECT src_system, list(person_id ORDER BY measurement_id) FROM measurement "
+                            "WHERE src_system IN ('LIS', 'PACS') GROUP BY ALL").fetchall())  # fmt: skip
+    con.close()
+    assert person_id_for("LIS", "L2") in held["LIS"] and person_id_for("PACS", "P2") in held["PACS"]
+    assert apply(lake).parts_rewritten == 0

@@ -9,7 +9,7 @@ from medlake.nlp import annotate
 from medlake.nlp.corpus import Document
 from medlake.nlp.crf import Resources, TrainParams, train
 from medlake.nlp.pipeline import Pipeline, PipelineConfig
-from medlake.nlp.types import DISEASE, IMAGING, LAB
+from medlake.nlp.types import DISEASE, IMAGING, LAB, Span
 
 REPORT = (
     "胸部CT（2021年6月10日）：双肺多发结节，考虑转移。患者于2021年3月5日行直肠癌根治术，"
@@ -81,3 +81,13 @@ def test_hospital_terms_override_the_model(
 def test_module_level_annotate_uses_a_default_pipeline(pipeline: Pipeline) -> None:
     ents = annotate("无发热。", date(2021, 1, 1), pipeline=pipeline)
     assert [(e.text, e.assertion) for e in ents] == [("发热", "negated")]
+
+
+def test_dated_operations_are_history(pipeline: Pipeline) -> None:
+    text = "患者于2019年3月5日行“单侧乳腺改良根治术”，术后恢复可。今日行换药。"
+    ents = _by_text(pipeline.annotate(text, date(2021, 7, 1)))
+    op = ents["单侧乳腺改良根治术"]
+    assert (op.type, op.source, op.assertion) == ("手术", "rule", "historical")
+    spans = [Span(op.start, op.end, "手术"), Span(op.start, op.end, DISEASE)]
+    assert pipeline.assert_spans(text, spans, date(2021, 7, 1)) == ["historical", "present"]
+    assert pipeline.assert_spans(text, spans[:1], date(2019, 3, 10)) == ["present"]

@@ -65,12 +65,14 @@ def test_dates_styles() -> None:
     ]
 
 
-def test_addresses_need_street_level() -> None:
+def test_addresses_street_level_and_bare_places() -> None:
     rec = AddressRecogniser(load_lexicons())
-    text = "患者来自杭州，现住浙江省杭州市西湖区文三路123号5栋302室，籍贯不详。"
-    spans = rec.find(text)
-    assert any(s.text.startswith("浙江省杭州市西湖区文三路123号") for s in spans)
-    assert not any(s.text == "杭州" for s in spans)
+    text = "患者来自杭州，现住浙江省杭州市西湖区文三路123号5栋302室，籍贯不详。个人史：原籍北京市，久居当地。"
+    found = [s.text for s in rec.find(text)]
+    assert any(t.startswith("浙江省杭州市西湖区文三路123号") for t in found)
+    assert "杭州" in found and "北京市" in found
+    # short place names inside drug names are not places
+    assert rec.find("予长春新碱1mg静推，长春西汀注射液") == []
 
 
 def test_names_after_context_words_and_no_false_alarms() -> None:

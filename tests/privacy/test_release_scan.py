@@ -40,7 +40,27 @@ def test_each_kind_of_leak_found_and_masked(tmp_path: Path) -> None:
     types = result.counts()
     assert types.get("NAME", 0) >= 1 and types.get("ID", 0) >= 1 and types.get("PHONE", 0) >= 2
     assert types.get("ADDRESS", 0) >= 1 and types.get("UNSCANNABLE") == 1
-    assert any(f.where == "line 5" and f.source == "recogniser" for f in result.findings)
+    assert any(
+        f.file == "rows.csv" and f.where == "column b" and f.source == "recogniser" for f in result.findings
+    )
+    assert any(
+        f.file == "notes.parquet" and f.source == "registry" and f.type == "NAME" for f in result.findings
+    )
     dumped = str(result.as_dict())
     assert "13912345678" not in dumped and "欧阳娜娜" not in dumped
     assert mask("13912345678") == "1" + "*" * 10
+
+
+def test_numbers_and_pseudonyms_are_not_identifiers_but_registry_tokens_are(tmp_path: Path) -> None:
+    (tmp_path / "lab.csv").write_text(
+        "person_id,value,count,code\n"
+        "p110105194912310021,6.110105194912310021,12,E11.900\n"
+        "p0000000000000000,0.13912345678,3,H00000123\n",
+        encoding="utf-8",
+    )
+    known = KnownIdentifiers(record_numbers={"H00000123"}, phones={"13912345678"})
+    result = ReleaseScanner(known).scan_dir(tmp_path)
+    assert [(f.where, f.type, f.source) for f in result.findings] == [
+        ("column code", "MRN", "recogniser"),
+        ("column code", "MRN", "registry"),
+    ]

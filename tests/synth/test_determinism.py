@@ -50,7 +50,8 @@ def test_output_does_not_depend_on_workers(tmp_path: Path) -> None:
     b = tmp_path / "two"
     generate(SynthConfig(patients=24, seed=9, out=a, chunk_size=6, max_dicom_files=12, partner_fraction=0.2))
     summary = generate(
-        SynthConfig(patients=24, seed=9, out=b, chunk_size=6, max_dicom_files=12, partner_fraction=0.2), workers=2
+        SynthConfig(patients=24, seed=9, out=b, chunk_size=6, max_dicom_files=12, partner_fraction=0.2),
+        workers=2,
     )
     assert summary.patients == 24 and summary.dicom_files <= 12
     assert _digests(a) == _digests(b)

@@ -115,3 +115,15 @@ def test_openpyxl_engine_writes_same_rows(tmp_path: Path) -> None:
     ra = list(openpyxl.load_workbook(a / "his" / "drug_orders.xlsx").active.iter_rows(values_only=True))
     rb = list(openpyxl.load_workbook(b / "his" / "drug_orders.xlsx").active.iter_rows(values_only=True))
     assert ra == rb and len(ra) > 1
+
+
+def test_order_books_roll_over(tmp_path: Path) -> None:
+    from medlake.synth.writers.his import OrderBooks
+
+    books = OrderBooks(tmp_path, "stream")
+    books.max_rows = 3
+    books.append([[f"O{i}", "V1", "H1", "YP1", "药", "1", "mg", "口服", "qd", "t0", "t1"] for i in range(7)])
+    paths = books.close()
+    assert [p.name for p in paths] == ["drug_orders.xlsx", "drug_orders_002.xlsx", "drug_orders_003.xlsx"]
+    sizes = [openpyxl.load_workbook(p).active.max_row for p in paths]
+    assert sizes == [4, 4, 2]  # header + rows in each book

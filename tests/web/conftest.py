@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from medlake.settings import Settings
 from medlake.store.engine import dispose_engine
+from medlake.web import passwords
 from medlake.web.app import create_app
 from medlake.web.services.demo import create_demo_accounts
 from tests.web.tiny_lake import build_tiny_lake
@@ -17,7 +19,17 @@ from tests.web.tiny_lake import build_tiny_lake
 PASSWORD = "demo-password-1"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
+def cheap_argon2() -> Iterator[None]:
+    """Argon2id with minimal cost in tests (the default's 64 MiB per hash is slow on a shared box)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        passwords._dummy_hash.cache_clear()
+        yield
+    passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
 def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     data_dir = tmp_path_factory.mktemp("web") / "medlake-data"
     data_dir.mkdir()
@@ -28,7 +40,7 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
     dispose_engine(settings)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app(web_settings: Settings) -> FastAPI:
     return create_app(web_settings)
 

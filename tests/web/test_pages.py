@@ -180,7 +180,11 @@ def test_timeline_index_gives_the_same_answer_as_the_lake(tmp_path: Path) -> Non
     reader = LakeReader(build_tiny_lake(tmp_path / "lake"))
     direct = {pid: patients.timeline(reader, pid) for pid in PERSONS}
     assert patients.warm_indexes(reader, wait=True)
-    assert {p.name.split("-")[0] for p in reader.cache_dir.glob("*.duckdb")} == {"person", "identity", "timeline"}
+    assert {p.name.split("-")[0] for p in reader.cache_dir.glob("*.duckdb")} == {
+        "person",
+        "identity",
+        "timeline",
+    }
     indexed = {pid: patients.timeline(reader, pid) for pid in PERSONS}
     assert indexed == direct
     assert len(indexed[1001]["events"]) == 11

@@ -42,7 +42,8 @@ def synth(
         ),
     ] = "stream",
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", help="worker processes (default: $MEDLAKE_WORKERS, 0 = all cores)")
+        int | None,
+        typer.Option("--workers", "-w", help="worker processes (default: $MEDLAKE_WORKERS, 0 = all cores)"),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -171,7 +171,7 @@ class Compiler:
         )
         count = f"COUNT(DISTINCT {col})" if occ.is_distinct else f"COUNT({col})"
         op = {OCCURRENCE_EXACTLY: "=", OCCURRENCE_AT_MOST: "<=", OCCURRENCE_AT_LEAST: ">="}[occ.type]
-        inner = self.criterion_events(cc.criterion, ctx)
+        inner = self.criterion_events(cc.criterion, Ctx(ctx.params, ctx.codesets, persons=events))
         return (
             f"SELECT P.person_id, P.event_id FROM {events} P LEFT JOIN ({inner}) A ON {' AND '.join(on)} "
             f"GROUP BY P.person_id, P.event_id HAVING {count} {op} {ctx.params.add(occ.count)}"

@@ -24,6 +24,12 @@ class Ctx:
 
     params: Params = field(default_factory=Params)
     codesets: str = "ml_codesets"
+    # when set, a relation whose person_ids bound the events (correlated criteria only need the
+    # persons of the index events: a large saving when the entry population is small)
+    persons: str | None = None
+
+    def person_clause(self, col: str) -> str | None:
+        return f"{col} IN (SELECT PF.person_id FROM {self.persons} PF)" if self.persons else None
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,9 @@ def criterion_sql(c: Criterion, ctx: Ctx) -> str:
     p = ctx.params
     a = c.attrs
     inner_where: list[str] = []
+    restrict = ctx.person_clause("T.person_id")
+    if restrict:
+        inner_where.append(restrict)
     if a.get("CodesetId") is not None and spec.concept_col:
         inner_where.append(codeset_sql(f"T.{spec.concept_col}", a["CodesetId"], ctx))
     if spec.source_concept and a.get(spec.source_concept[0]) is not None:

@@ -28,8 +28,15 @@ def _strs(values: list[str], p: Params) -> str:
     return ", ".join(p.add(v) for v in values)
 
 
-def _prefix_any(col: str, prefixes: list[str], p: Params) -> str:
-    return "(" + " OR ".join(f"STRPOS(UPPER({col}), {p.add(x.upper())}) = 1" for x in prefixes) + ")"
+def _like_prefix(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _prefix_any(col: str, prefixes: list[str], p: Params, *, upper: bool = True) -> str:
+    """``col`` starts with one of ``prefixes`` (LIKE with wildcards escaped, so it stays a prefix test)."""
+    vals = [x.upper() if upper else x for x in prefixes]
+    return "(" + " OR ".join(f"{col} LIKE {p.add(_like_prefix(x))} ESCAPE '\\'" for x in vals) + ")"
 
 
 def _contains_any(col: str, texts: list[str], p: Params) -> str:
@@ -46,8 +53,18 @@ def _in_descendants(col: str, ids: list[int], p: Params) -> str:
 
 
 def _event(
-    person: str, eid: str, start: str, end: str, visit: str, concept: str, source: str, where: list[str]
+    person: str,
+    eid: str,
+    start: str,
+    end: str,
+    visit: str,
+    concept: str,
+    source: str,
+    where: list[str],
+    persons: str | None = None,
 ) -> str:
+    if persons:
+        where = [*where, f"{person} IN (SELECT PF.person_id FROM {persons} PF)"]
     return (
         f"SELECT CAST({person} AS BIGINT) AS person_id, CAST({eid} AS BIGINT) AS event_id, CAST({start} AS DATE) AS start_date, "
         f"CAST({end} AS DATE) AS end_date, CAST({visit} AS BIGINT) AS visit_occurrence_id, "
@@ -56,37 +73,40 @@ def _event(
     )
 
 
-def condition_sql(c: m.ConditionCriterion, p: Params) -> str:
-    ors = []
+def condition_sql(c: m.ConditionCriterion, p: Params, persons: str | None) -> str:
+    end = f"COALESCE(C.condition_end_date, {dateadd('1', 'C.condition_start_date')})"
+    common = []
+    if c.diagnosis_type:
+        common.append(f"C.condition_status_source_value IN ({_strs(c.diagnosis_type, p)})")
+    if persons:
+        common.append(f"C.person_id IN (SELECT PF.person_id FROM {persons} PF)")
+    branches = []
     if c.icd10:
-        ors.append(_prefix_any("C.condition_source_value", c.icd10, p))
-        icd_concepts = (
-            f"SELECT concept_id FROM concept WHERE STRPOS(UPPER(vocabulary_id), 'ICD10') = 1 AND "
-            f"{_prefix_any('concept_code', c.icd10, p)}"
-        )
-        ors.append(
+        branches.append(_prefix_any("C.condition_source_value", c.icd10, p))
+        icd_concepts = f"SELECT concept_id FROM concept WHERE vocabulary_id LIKE 'ICD10%' AND {_prefix_any('concept_code', c.icd10, p)}"
+        branches.append(
             f"C.condition_source_concept_id IN ({icd_concepts} UNION SELECT descendant_concept_id FROM concept_ancestor "
             f"WHERE ancestor_concept_id IN ({icd_concepts}))"
         )
     if c.concept_ids:
-        ors.append(_in_descendants("C.condition_concept_id", c.concept_ids, p))
-    where = ["(" + " OR ".join(ors) + ")"]
-    if c.diagnosis_type:
-        where.append(f"C.condition_status_source_value IN ({_strs(c.diagnosis_type, p)})")
-    end = f"COALESCE(C.condition_end_date, {dateadd('1', 'C.condition_start_date')})"
-    return _event(
-        "C.person_id",
-        "C.condition_occurrence_id",
-        "C.condition_start_date",
-        end,
-        "C.visit_occurrence_id",
-        "C.condition_concept_id",
-        "condition_occurrence C",
-        where,
-    )
+        branches.append(_in_descendants("C.condition_concept_id", c.concept_ids, p))
+    selects = [
+        _event(
+            "C.person_id",
+            "C.condition_occurrence_id",
+            "C.condition_start_date",
+            end,
+            "C.visit_occurrence_id",
+            "C.condition_concept_id",
+            "condition_occurrence C",
+            [b, *common],
+        )
+        for b in branches
+    ]
+    return selects[0] if len(selects) == 1 else "SELECT * FROM (" + " UNION ".join(selects) + ") CU"
 
 
-def measurement_sql(c: m.MeasurementCriterion, p: Params) -> str:
+def measurement_sql(c: m.MeasurementCriterion, p: Params, persons: str | None) -> str:
     where = []
     codes = []
     if c.codes:
@@ -114,10 +134,11 @@ def measurement_sql(c: m.MeasurementCriterion, p: Params) -> str:
         "C.measurement_concept_id",
         "measurement C",
         where,
+        persons=persons,
     )
 
 
-def drug_sql(c: m.DrugCriterion, p: Params) -> str:
+def drug_sql(c: m.DrugCriterion, p: Params, persons: str | None) -> str:
     ors = []
     if c.codes:
         ors.append(f"C.drug_source_value IN ({_strs(c.codes, p)})")
@@ -136,10 +157,11 @@ def drug_sql(c: m.DrugCriterion, p: Params) -> str:
         "C.drug_concept_id",
         "drug_exposure C",
         ["(" + " OR ".join(ors) + ")"] if ors else [],
+        persons=persons,
     )
 
 
-def procedure_sql(c: m.ProcedureCriterion, p: Params) -> str:
+def procedure_sql(c: m.ProcedureCriterion, p: Params, persons: str | None) -> str:
     ors = []
     if c.codes:
         ors.append(_prefix_any("C.procedure_source_value", c.codes, p))
@@ -155,10 +177,11 @@ def procedure_sql(c: m.ProcedureCriterion, p: Params) -> str:
         "C.procedure_concept_id",
         "procedure_occurrence C",
         ["(" + " OR ".join(ors) + ")"] if ors else [],
+        persons=persons,
     )
 
 
-def visit_sql(c: m.VisitCriterion, p: Params) -> str:
+def visit_sql(c: m.VisitCriterion, p: Params, persons: str | None) -> str:
     where = []
     if c.visit_type:
         where.append(f"C.visit_concept_id IN ({_ids([VISIT_CONCEPTS[v] for v in c.visit_type], p)})")
@@ -178,6 +201,7 @@ def visit_sql(c: m.VisitCriterion, p: Params) -> str:
         "C.visit_concept_id",
         "visit_occurrence C",
         where,
+        persons=persons,
     )
 
 
@@ -191,7 +215,7 @@ def _nlp_match(entity: list[str], code: list[str], p: Params, alias: str = "N") 
     return ["(" + " OR ".join(ors) + ")"] if ors else []
 
 
-def nlp_sql(c: m.NlpCriterion, p: Params) -> str:
+def nlp_sql(c: m.NlpCriterion, p: Params, persons: str | None) -> str:
     where = _nlp_match(c.entity, c.code, p)
     if c.entity_type:
         where.append(f"N.entity_type IN ({_strs(c.entity_type, p)})")
@@ -207,10 +231,11 @@ def nlp_sql(c: m.NlpCriterion, p: Params) -> str:
         "N.note_nlp_concept_id",
         "note_nlp N LEFT JOIN note NT ON NT.note_id = N.note_id",
         where,
+        persons=persons,
     )
 
 
-def imaging_sql(c: m.ImagingCriterion, p: Params) -> str:
+def imaging_sql(c: m.ImagingCriterion, p: Params, persons: str | None) -> str:
     where = []
     if c.modality:
         where.append(f"UPPER(I.modality) IN ({_strs([x.upper() for x in c.modality], p)})")
@@ -239,10 +264,11 @@ def imaging_sql(c: m.ImagingCriterion, p: Params) -> str:
         "I.modality_concept_id",
         source,
         where,
+        persons=persons,
     )
 
 
-def note_text_sql(c: m.NoteTextCriterion, p: Params) -> str:
+def note_text_sql(c: m.NoteTextCriterion, p: Params, persons: str | None) -> str:
     where = []
     for t in c.all_of:
         where.append(f"STRPOS(NT.note_text, {p.add(t)}) > 0")
@@ -261,6 +287,7 @@ def note_text_sql(c: m.NoteTextCriterion, p: Params) -> str:
         "NT.note_type_concept_id",
         "note NT",
         where,
+        persons=persons,
     )
 
 
@@ -278,7 +305,7 @@ _BUILDERS = {
 
 def _dispatch(c: IrCriterion, ctx: Ctx) -> str:
     crit = _ADAPTER.validate_python(c.attrs)
-    return _BUILDERS[crit.type](crit, ctx.params)  # type: ignore[operator]
+    return _BUILDERS[crit.type](crit, ctx.params, ctx.persons)  # type: ignore[operator]
 
 
 def register_all() -> None:

@@ -36,16 +36,20 @@ class BuiltDataset:
     registry: pa.Table
 
     def contexts(self) -> dict[Any, PatientContext]:
+        """Per person: the registry names, identifiers and addresses the scrubber looks up exactly."""
         out: dict[Any, PatientContext] = {}
-        for row in self.registry.to_pylist():
-            ctx = out.setdefault(row["person_id"], PatientContext())
-            if row["name"]:
-                ctx.names.add(row["name"])
+        cols = {c: self.registry.column(c).to_pylist() for c in self.registry.column_names}
+        for i, person in enumerate(cols["person_id"]):
+            ctx = out.get(person)
+            if ctx is None:
+                ctx = out[person] = PatientContext()
+            if cols["name"][i]:
+                ctx.names.add(cols["name"][i])
             for key in ("resident_id", "phone", "src_person_id"):
-                if row[key]:
-                    ctx.identifiers.add(str(row[key]))
-            if row["address"]:
-                ctx.addresses.add(row["address"])
+                if cols[key][i]:
+                    ctx.identifiers.add(str(cols[key][i]))
+            if cols["address"][i]:
+                ctx.addresses.add(cols["address"][i])
         return out
 
     def known_identifiers(self) -> KnownIdentifiers:
@@ -137,6 +141,9 @@ def deidentify_dataset(
     spec = built.spec
     plans = column_plan(spec, built.columns)
     inputs = {}
+    scrubbing = any(
+        plans[c.table][c.name].action == "scrub" for c in built.columns if c.name in plans.get(c.table, {})
+    )
     for name, table in built.tables.items():
         kinds = {c.name: c.kind for c in built.columns if c.table == name}
         text_cols = [c.name for c in built.columns if c.table == name and c.kind == "text"]
@@ -147,7 +154,7 @@ def deidentify_dataset(
         main="patients",
         k=spec.deid.k,
         max_suppression=spec.deid.max_suppression,
-        contexts=built.contexts(),
+        contexts=built.contexts() if scrubbing else {},
     )
     return tables, report, plans
 

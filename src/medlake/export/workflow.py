@@ -105,8 +105,9 @@ class ExportWorkflow:
         return PermissionDenied(reason)
 
     # -- state ----------------------------------------------------------------------------------
-    def get(self, request_id: int) -> ExportRequest:
-        req = self.session.get(ExportRequest, request_id)
+    def get(self, request_id: int, *, lock: bool = False) -> ExportRequest:
+        """The request; ``lock`` takes its row lock (PostgreSQL) so two transitions cannot interleave."""
+        req = self.session.get(ExportRequest, request_id, with_for_update=lock, populate_existing=lock)
         if req is None:
             raise NotFound(f"no export request {request_id}")
         return req
@@ -211,7 +212,7 @@ class ExportWorkflow:
         return req
 
     def submit(self, request_id: int, username: str) -> ExportRequest:
-        req = self.get(request_id)
+        req = self.get(request_id, lock=True)
         if username != req.requester:
             raise self.refuse(req, username, "submit", "only the requester submits a request")
         self._transition(req, username, "submitted")
@@ -219,7 +220,7 @@ class ExportWorkflow:
         return req
 
     def _decide(self, request_id: int, username: str, to_state: str, comment: str) -> ExportRequest:
-        req = self.get(request_id)
+        req = self.get(request_id, lock=True)
         actor = self.actor(username)
         if not has_permission(actor.role, "export.approve"):
             raise self.refuse(req, username, to_state, f"{username!r} is not a data steward")
@@ -245,7 +246,7 @@ class ExportWorkflow:
         return self.settings.data_dir / "exports" / f"request-{req.id}"
 
     def build(self, request_id: int, username: str, progress: Progress | None = None) -> PackageInfo:
-        req = self.get(request_id)
+        req = self.get(request_id, lock=True)
         actor = self.actor(username)
         if username != req.requester and not has_permission(actor.role, "export.approve"):
             raise self.refuse(req, username, "build", "only the requester or a steward builds a package")
@@ -307,7 +308,7 @@ class ExportWorkflow:
         self._transition(req, actor, "expired", details={"expired_at": str(req.expires_at)})
 
     def download(self, request_id: int, username: str, out_dir: Path) -> Path:
-        req = self.get(request_id)
+        req = self.get(request_id, lock=True)
         if username != req.requester:
             raise self.refuse(req, username, "download", "only the requester may download this package")
         if req.state not in ("built", "downloaded"):

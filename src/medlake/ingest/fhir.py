@@ -20,7 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from medlake.cdm.lake import Lake
+import pyarrow.parquet as pq
+
+from medlake.cdm.lake import Lake, part_name
 from medlake.errors import InputFormatError
 from medlake.ingest.base import Connector, IngestContext, SourceFile, register
 from medlake.ingest.fhir_map import CONCEPT_DOMAINS, MAPPERS, TABLES, MapContext, MappingError
@@ -51,18 +53,28 @@ class FhirConnector(Connector):
         heads = {src.rel: _head(src.path) for src in files}
         ordered = sorted(files, key=lambda s: (first_resource_type(heads[s.rel]) != "Patient", s.rel))
         patient_keys: dict[str, str] | None = None
+        shared: dict[str, dict[object, dict[str, object]]] = {t: {} for t in SHARED_TABLES}
+        ctx: IngestContext | None = None
         for src in ordered:
             ctx = make_ctx(src)
             if patient_keys is None:
                 patient_keys = _stored_patient_keys(ctx.lake)
             try:
-                self._ingest_file(ctx, sniff(heads[src.rel]) or "ndjson", patient_keys)
+                self._ingest_file(ctx, sniff(heads[src.rel]) or "ndjson", patient_keys, shared)
             except InputFormatError as exc:  # the whole file is unusable: quarantine it, go on with the next
                 ctx.stats.rows_read += 1
                 ctx.stats.count("unreadable", "read")
                 self._quarantine(ctx, "unreadable", "<file>", exc.message, "")
+        if ctx is not None:
+            _write_shared(ctx, shared)
 
-    def _ingest_file(self, ctx: IngestContext, kind: str, patient_keys: dict[str, str]) -> None:
+    def _ingest_file(
+        self,
+        ctx: IngestContext,
+        kind: str,
+        patient_keys: dict[str, str],
+        shared: dict[str, dict[object, dict[str, object]]],
+    ) -> None:
         if kind in {"manifest", "log"}:
             self._ingest_export_metadata(ctx, kind)
             return
@@ -85,11 +97,13 @@ class FhirConnector(Connector):
         concepts = SourceConcepts(self)
         mctx = MapContext(refs, ctx.src.sha256, concepts)
         out: dict[str, dict[object, dict[str, object]]] = {t: {} for t in TABLES}
+        out.update(shared)
         for item in items:
             self._one(ctx, item, mctx, out)
         concepts.resolve(CONCEPT_DOMAINS)
         for table in TABLES:
-            ctx.write(table, to_table(table, out[table].values()))
+            if table not in SHARED_TABLES:
+                ctx.write(table, to_table(table, out[table].values()))
 
     def _one(
         self,
@@ -144,6 +158,26 @@ class FhirConnector(Connector):
             ctx.stats.skip(f"$export manifest listing {len(outputs)} output files")
         else:
             ctx.stats.skip("$export log")
+
+
+#: dimension tables that many files repeat (Synthea puts the same Practitioner in every bundle):
+#: kept in a few parts keyed by id bucket and upserted, instead of one copy per file
+SHARED_TABLES = ("provider", "care_site")
+_BUCKETS = 8
+
+
+def _write_shared(ctx: IngestContext, shared: dict[str, dict[object, dict[str, object]]]) -> None:
+    for table, rows in shared.items():
+        buckets: dict[int, dict[object, dict[str, object]]] = {}
+        for key, row in rows.items():
+            buckets.setdefault(int(str(key)) % _BUCKETS, {})[key] = row
+        for bucket, new in buckets.items():
+            part = f"fhir-{table}-{bucket}"
+            path = ctx.lake.table_dir(table) / f"{part_name(part)}.parquet"
+            stored = pq.read_table(path).to_pylist() if path.exists() else []
+            merged = {r[f"{table}_id"]: r for r in stored}
+            merged.update(new)
+            ctx.write(table, to_table(table, merged.values()), part=part)
 
 
 def _head(path: Path) -> bytes:

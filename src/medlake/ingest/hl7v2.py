@@ -78,6 +78,9 @@ class HL7v2Connector(Connector):
                 self._map(ctx, msg, rows, concepts)
             except MappingError as exc:
                 self._quarantine(ctx, msg.message_type, msg.control_id, str(exc), msg.raw)
+            except (ValueError, IndexError) as exc:  # a malformed value deep in a message: that message only
+                reason = f"malformed {msg.message_type}: {type(exc).__name__}: {exc}"
+                self._quarantine(ctx, msg.message_type, msg.control_id, reason, msg.raw)
         concepts.resolve({"measurement_source_concept_id": ("Measurement", "Lab Test")})
         for name in TABLES:
             ctx.write(name, to_table(name, rows.table(name)))

@@ -121,7 +121,11 @@ class ConText:
         cats: set[str] = set()
         for t in self.triggers(norm[s:e]):
             cat = t.rule.category
-            if cat in ("POSSIBLE", "HISTORICAL") and (t.start == 0 or t.end == e - s) and t.end - t.start < e - s:
+            if (
+                cat in ("POSSIBLE", "HISTORICAL")
+                and (t.start == 0 or t.end == e - s)
+                and t.end - t.start < e - s
+            ):
                 cats.add(ASSERTION_OF[cat])
         return cats
 

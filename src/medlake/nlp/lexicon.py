@@ -59,6 +59,12 @@ _LAB_HINTS = (
 )
 
 
+_SYMPTOM_HINTS = tuple(
+    "痛 热 烧 咳 痰 喘 痒 肿 胀 血 吐 呕 泻 便秘 晕 闷 麻 乏 无力 汗 疹 难 障碍 异常 增多 减少 减退 不适 困难 "
+    "黄 紫 绀 水肿 出血 昏 搐 抽 瘫 盲 聋 鸣 悸 促 寒 战 酸 硬 僵 萎 消瘦 肥胖 溃 糜 脓 渗 流 瘙 斑 结节 包块 肿块 "
+    "抑郁 焦虑 失眠 嗜睡 谵 幻 淡漠 躁 震颤 挛 跛 畸形 增大 肿大 压迫 梗阻 狭窄 扩张 积液 坏死 感染 发育 "
+    "恶心 厌食 纳差 口干 口渴 尿 多饮 视物 模糊 心慌 气短 吞咽 嘶哑 发作 中毒".split()
+)
 _NOISY_PREFIXES = ("伴", "无", "有", "不", "并", "及", "或", "出现", "第")
 
 
@@ -176,8 +182,11 @@ def cmekg_terms() -> list[tuple[str, str]]:
             ("常见发病部位", ANATOMY),
         ):
             for obj in preds.get(pred, []):
-                if isinstance(obj, str) and obj not in diseases:
-                    out.append((obj, etype))
+                if not isinstance(obj, str) or obj in diseases:
+                    continue
+                if etype == SYMPTOM and not any(h in obj for h in _SYMPTOM_HINTS):
+                    continue  # the graph's symptom lists also hold words like 医师, 时间, 宫颈
+                out.append((obj, etype))
         for obj in preds.get("检查", []):
             if isinstance(obj, str) and (et := _exam_type(obj)) is not None:
                 out.append((obj, et))

@@ -91,15 +91,15 @@ class Pipeline:
         chosen.sort(key=lambda c: c[0].start)
         return chosen
 
-    def assert_spans(
-        self, text: str, spans: Sequence[tuple[int, int]], doc_date: date | None = None
-    ) -> list[str]:
-        """Assertions of given spans as ``annotate`` would give them (ConText, then dated history)."""
+    def assert_spans(self, text: str, spans: Sequence[Span], doc_date: date | None = None) -> list[str]:
+        """Assertions of given typed spans as ``annotate`` would give them (ConText, then dated history)."""
         times = find_times(text, doc_date)
         sentences, clauses = Pieces(text, _SENTENCE_END), Pieces(text, _CLAUSE_END)
+        pairs = [(sp.start, sp.end) for sp in spans]
         out = []
-        for (s, e), (assertion, _mods) in zip(spans, self.context.assert_spans(text, spans), strict=True):
-            ent = Entity(s, e, text[s:e], DISEASE, assertion=assertion)
+        for sp, (assertion, _mods) in zip(spans, self.context.assert_spans(text, pairs), strict=True):
+            s, e = sp.start, sp.end
+            ent = Entity(s, e, text[s:e], sp.label, assertion=assertion)
             ent.time = _nearest_time(ent, times, sentences, clauses)
             out.append("historical" if _long_ago(ent, doc_date) else assertion)
         return out
@@ -205,8 +205,15 @@ class Pipeline:
 
 
 def _long_ago(ent: Entity, doc_date: date | None) -> bool:
-    """A present finding dated well before the note (an operation in 2019 told in 2021) is history."""
-    if ent.assertion != "present" or ent.type == ANATOMY or doc_date is None or ent.time is None or ent.time.date_to is None:
+    """An operation dated well before the note (done in 2019, told in 2021) is history; a disease
+    is not (a chronic disease stays a present condition)."""
+    if (
+        ent.assertion != "present"
+        or ent.type != OPERATION
+        or doc_date is None
+        or ent.time is None
+        or ent.time.date_to is None
+    ):
         return False
     return ent.time.anchor == "absolute" and (doc_date - ent.time.date_to).days > HISTORY_DAYS
 

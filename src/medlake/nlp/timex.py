@@ -33,7 +33,9 @@ _UNIT = r"(?:天|日|周|星期|个月|月|年)"
 _EVENT = r"(?:术|手术|化疗|放疗|入院|出院|发病|治疗|放化疗|确诊)"
 
 _CLOCK = r"(?:\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?|\s*\d{1,2}\s*时(?:\s*\d{1,2}\s*分)?)?"
-_ABS_YMD = re.compile(rf"((?:19|20)\d{{2}})\s*(?:年|-|\.|/)\s*(\d{{1,2}})\s*(?:月|-|\.|/)\s*(\d{{1,2}})(?:\s*[日号])?{_CLOCK}")
+_ABS_YMD = re.compile(
+    rf"((?:19|20)\d{{2}})\s*(?:年|-|\.|/)\s*(\d{{1,2}})\s*(?:月|-|\.|/)\s*(\d{{1,2}})(?:\s*[日号])?{_CLOCK}"
+)
 _ABS_YM = re.compile(r"((?:19|20)\d{2})\s*(?:年|-|\.|/)\s*(\d{1,2})(?:\s*月)?(?!\d)")
 _ABS_Y = re.compile(r"((?:19|20)\d{2})\s*年")
 _MD_CN = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
@@ -44,7 +46,9 @@ _MD_DOT_FOLLOW = (",", "、", "。", ";", "~", "至", "到", "—", "-", " ")
 _MD_DOT_AFTER = ("日", "号", "起", "始", "行", "在", "于", "入院", "出院", "开始")
 _REL_BEFORE = re.compile(rf"(?:({_EVENT})前)?({_NUM})\s*(?:余|多)?({_UNIT})(余|多)?(?:前|之前|以前)")
 _REL_EVENT_BEFORE = re.compile(rf"({_EVENT})前\s*({_NUM})\s*({_UNIT})(余|多)?")
-_REL_AFTER = re.compile(rf"(?:末次|第[一二三四五六七八九十\d]+次)?({_EVENT})(?:后\s*(第)?|(第))\s*({_NUM})\s*({_UNIT})(余|多)?")
+_REL_AFTER = re.compile(
+    rf"(?:末次|第[一二三四五六七八九十\d]+次)?({_EVENT})(?:后\s*(第)?|(第))\s*({_NUM})\s*({_UNIT})(余|多)?"
+)
 _REL_FUTURE = re.compile(rf"({_NUM})\s*({_UNIT})(余|多)?后")
 _RECENT = re.compile(rf"近\s*({_NUM})\s*({_UNIT})(余|多)?")
 _DAY_WORDS = {
@@ -184,7 +188,10 @@ def find_times(text: str, doc_date: date | None) -> list[TimeExpr]:
             claim(m, TimeExpr(m.start(), m.end(), raw, lo, hi, "event", anchor))
         elif doc_date is not None and (nth or _describes_now(norm, m.start())):
             # no dated event in the note: "今日为术后第3天" / "化疗后22天，今日返院" speak of the note's day
-            claim(m, TimeExpr(m.start(), m.end(), raw, doc_date, doc_date, "document", shift(doc_date, -n, unit)))
+            claim(
+                m,
+                TimeExpr(m.start(), m.end(), raw, doc_date, doc_date, "document", shift(doc_date, -n, unit)),
+            )
         else:
             claim(m, TimeExpr(m.start(), m.end(), raw, None, None, "none"))
     for m in _REL_EVENT_BEFORE.finditer(norm):
@@ -295,7 +302,11 @@ def _event_dates(norm: str, times: list[TimeExpr]) -> list[tuple[int, str, date]
 def _describes_now(norm: str, pos: int) -> bool:
     """Whether a relative expression at ``pos`` opens its clause or follows 今日/现/患者 (the present)."""
     before = norm[max(0, pos - 4) : pos]
-    return pos == 0 or before[-1:] in ",，;；。:：\n 　" or any(w in before for w in ("今日为", "今为", "现", "患者", "目前"))
+    return (
+        pos == 0
+        or before[-1:] in ",，;；。:：\n 　"
+        or any(w in before for w in ("今日为", "今为", "现", "患者", "目前"))
+    )
 
 
 def _anchor_before(

@@ -97,7 +97,9 @@ class ValueFinder:
     def __init__(self, units: dict[str, str] | None = None) -> None:
         self.units = units if units is not None else load_units()
         alts = "|".join(re.escape(u) for u in sorted(self.units, key=len, reverse=True))
-        unit = rf"(?P<unit>{alts})(?!(?<=[A-Z])[A-Z](?!\d))"  # a latin unit ends at a word boundary (D1 allowed)
+        unit = (
+            rf"(?P<unit>{alts})(?!(?<=[A-Z])[A-Z](?!\d))"  # a latin unit ends at a word boundary (D1 allowed)
+        )
         sci = r"\s*[×X*]\s*10\s*(?:\^|~)?\s*(?P<exp>9|12)\s*/L"
         self._patterns: list[tuple[str, re.Pattern[str]]] = [
             ("pair", re.compile(rf"(?P<a>{_NUM})\s*/\s*(?P<b>{_NUM})\s*(?P<unit>MMHG|KPA)")),

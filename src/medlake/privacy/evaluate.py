@@ -35,7 +35,9 @@ class Evaluation:
     by_type: dict[str, TypeScore] = field(default_factory=dict)
     scrubbed_chars: int = 0
     over_scrubbed_chars: int = 0
-    misses: list[tuple[str, str, str]] = field(default_factory=list)  # (doc_id, type, text) for error analysis
+    misses: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (doc_id, type, text) for error analysis
 
     @property
     def over_scrubbed(self) -> float:

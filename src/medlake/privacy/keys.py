@@ -8,7 +8,6 @@ the project, and cannot be recomputed without the key.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -67,7 +66,7 @@ class ProjectKey:
         return cls(bytes.fromhex(path.read_text().strip()), project=project)
 
     def digest(self, purpose: str, value: str) -> bytes:
-        return hmac.new(self._secret, f"{purpose}|{value}".encode(), hashlib.sha256).digest()
+        return hmac.digest(self._secret, f"{purpose}|{value}".encode(), "sha256")
 
     def pseudonym(self, value: object, *, length: int = 16) -> str:
         """A stable keyed pseudonym of ``value``: ``p`` and hex digits.

@@ -30,8 +30,9 @@ class Span:
 # -- resident identity numbers (GB 11643) -----------------------------------------------------------
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID18 = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
-_ID15 = re.compile(r"(?<![0-9A-Za-z])(\d{15})(?![0-9A-Za-z])")
+# digits after a decimal point (a lab value printed with 17 decimals) are never an identifier
+_ID18 = re.compile(r"(?<![0-9A-Za-z.])(\d{17}[\dXx])(?![0-9A-Za-z]|\.\d)")
+_ID15 = re.compile(r"(?<![0-9A-Za-z.])(\d{15})(?![0-9A-Za-z]|\.\d)")
 
 
 def id_check_digit(first17: str) -> str:
@@ -71,7 +72,9 @@ def find_ids(text: str) -> list[Span]:
 
 
 # -- telephone numbers ------------------------------------------------------------------------------
-_MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:(?:\+|00)?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![0-9A-Za-z])")
+_MOBILE = re.compile(
+    r"(?<![0-9A-Za-z.])(?:(?:\+|00)?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![0-9A-Za-z]|\.\d)"
+)
 _LANDLINE = re.compile(
     r"(?<![0-9A-Za-z])(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3}[- ])\s?\d{7,8}(?:-\d{1,4})?(?![0-9])"
 )
@@ -90,9 +93,9 @@ _MRN_LABELS = (
     "登记号|住院号|病案号|病历号|检查号|门诊号|就诊号|影像号|病理号|标本号|检验号|申请单号|医保号|"
     "医保卡号|就诊卡号|卡号|ID号|ID|流水号|条码号|放射号|超声号"
 )
-_MRN_LABELLED = re.compile(rf"(?:{_MRN_LABELS})\s*[：:]?\s*([A-Za-z]{{0,4}}[-_]?\d[\dA-Za-z\-_]{{3,}})")
+_MRN_LABELLED = re.compile(rf"(?<![A-Za-z])(?:{_MRN_LABELS})\s*[：:]?\s*([A-Za-z]{{0,4}}[-_]?\d[\dA-Za-z\-_]{{3,}})")
 # bare identifiers in the hospital's formats: a letter prefix and at least six digits
-_MRN_BARE = re.compile(r"(?<![0-9A-Za-z])([A-Z]{1,4}\d{6,}[A-Z0-9]*)(?![0-9A-Za-z])")
+_MRN_BARE = re.compile(r"(?<![0-9A-Za-z])([A-Z]{1,4}\d{6,}[A-Z0-9]*)(?![0-9A-Za-z]|\.\d)")
 
 
 def find_record_numbers(text: str) -> list[Span]:
@@ -149,6 +152,9 @@ _STREET = re.compile(
 _ADDR_CONTEXT = re.compile(r"(?:住址|地址|现住|家住|住在|户籍地|户籍|居住地|居住于|籍贯|现居)[：:\s为于在]*")
 
 
+_PLACE_CONTEXT = "原籍|籍贯|生于|出生于|出生地|居住于|久居|长期居住于|来自|户籍|现住|住在|家住|迁居|定居"
+
+
 class AddressRecogniser:
     """Addresses anchored on a province / city name, a context word, or a street-and-number pattern."""
 
@@ -161,6 +167,21 @@ class AddressRecogniser:
         names.discard("")
         alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
         self._anchor = re.compile(rf"(?:{alternation})")
+        # a bare place (a city is an identifier too): the full name with its suffix anywhere
+        # (原籍浙江省杭州市), the short form only after a place context (生于杭州) - short forms
+        # also occur inside drug names (长春新碱, 长春西汀)
+        full = {r.city for r in lex.regions if r.city.endswith("市")} | {
+            p for p in lex.provinces if p[-1] in "省市区"
+        }
+        short = names - full
+        self._full_place = re.compile(
+            "(?:" + "|".join(re.escape(n) for n in sorted(full, key=len, reverse=True)) + ")+"
+        )
+        self._short_place = re.compile(
+            rf"(?:{_PLACE_CONTEXT})[：:\s]*((?:"
+            + "|".join(re.escape(n) for n in sorted(short | full, key=len, reverse=True))
+            + ")+)"
+        )
 
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
@@ -175,6 +196,8 @@ class AddressRecogniser:
             if tail and tail.end() - m.end() >= 4:
                 out.append(Span(m.end(), tail.end(), "ADDRESS", text[m.end() : tail.end()]))
         out += [Span(m.start(), m.end(), "ADDRESS", m.group(0)) for m in _STREET.finditer(text)]
+        out += [Span(m.start(), m.end(), "ADDRESS", m.group(0)) for m in self._full_place.finditer(text)]
+        out += [Span(m.start(1), m.end(1), "ADDRESS", m.group(1)) for m in self._short_place.finditer(text)]
         return out
 
 

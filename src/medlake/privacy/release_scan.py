@@ -9,13 +9,18 @@ output may be shown to people who must not see it).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ahocorasick
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from medlake.privacy.lexicons import load_lexicons
@@ -29,7 +34,13 @@ from medlake.privacy.recognisers import (
     is_street_level_address,
 )
 
-TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".md", ".json", ".jsonl"}
+TEXT_SUFFIXES = {".tsv", ".txt", ".md", ".json", ".jsonl"}
+# a cell made of ASCII letters, digits and . - + only: an identifier only if it is one as a whole
+_PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9.+\-]*$")
+_DECIMAL = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+_IDENTIFIER_TOKEN = re.compile(
+    r"^(?:\d{17}[\dXx]|\d{15}|(?:\+?86|0086)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[A-Z]{1,4}\d{6,}[A-Z0-9]*|\d{6,})$"
+)
 
 
 def mask(value: str) -> str:
@@ -117,7 +128,12 @@ class ReleaseScanner:
         lex = load_lexicons()
         self.addresses = AddressRecogniser(lex)
         self.names = NameRecogniser(lex)
-        self.automaton = (known or KnownIdentifiers()).automaton()
+        known = known or KnownIdentifiers()
+        self.automaton = known.automaton()
+        self.known_tokens = frozenset(
+            v for v in known.ids | known.phones | known.record_numbers if v and _PLAIN_TOKEN.match(v)
+        )
+        self._known_array = pa.array(sorted(self.known_tokens), type=pa.string())
 
     def spans(self, text: str) -> Iterable[tuple[Span, str]]:
         for s in find_ids(text):
@@ -139,6 +155,59 @@ class ReleaseScanner:
                     continue  # a number inside a longer token (a hash, a pseudonym) is not that identifier
                 yield Span(start, end + 1, typ, value), "registry"
 
+    def value_spans(self, value: str) -> list[tuple[Span, str]]:
+        """Spans of one cell value, with a fast path for plain ASCII tokens (numbers, pseudonyms, codes)."""
+        harmless = _DECIMAL.match(value) or not _IDENTIFIER_TOKEN.match(value)
+        if _PLAIN_TOKEN.match(value) and harmless and value not in self.known_tokens:
+            return []
+        return list(self.spans(value))
+
+    def candidates(self, values: pa.Array | pa.ChunkedArray) -> list[str]:
+        """The distinct values of a column worth scanning: plain ASCII tokens that cannot be an
+        identifier (decimals, short numbers, pseudonyms, codes) are dropped in bulk, unless the
+        registry knows them."""
+        uniq = pc.unique(values)
+        if isinstance(uniq, pa.ChunkedArray):
+            uniq = uniq.combine_chunks()
+        uniq = uniq.drop_null()
+        if not pa.types.is_string(uniq.type):
+            uniq = uniq.cast(pa.string())
+        plain = pc.match_substring_regex(uniq, _PLAIN_TOKEN.pattern)
+        shaped = pc.and_(
+            pc.match_substring_regex(uniq, _IDENTIFIER_TOKEN.pattern),
+            pc.invert(pc.match_substring_regex(uniq, _DECIMAL.pattern)),
+        )
+        harmless = pc.and_(plain, pc.invert(shaped))
+        if self.known_tokens:
+            harmless = pc.and_(harmless, pc.invert(pc.is_in(uniq, value_set=self._known_array)))
+        return [v for v in uniq.filter(pc.invert(harmless)).to_pylist() if v]
+
+    def scan_values(self, name: str, where: str, values: Iterable[str | None], result: ScanResult) -> None:
+        for value in values:
+            if not value:
+                continue
+            result.values_scanned += 1
+            for span, source in self.value_spans(value):
+                result.findings.append(Finding(name, where, span.type, source, mask(span.text)))
+
+    def scan_csv(self, name: str, path: Path, result: ScanResult) -> None:
+        """A CSV column by column (unique values), like Parquet; the header too."""
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline()
+        self.scan_text(name, header, result)
+        try:
+            table = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in _csv_header(header)}, strings_can_be_null=False
+                ),
+            )
+        except (pa.ArrowInvalid, ValueError):
+            self.scan_text(name, path.read_text(encoding="utf-8-sig", errors="replace"), result)
+            return
+        for col_name in table.column_names:
+            self.scan_values(name, f"column {col_name}", self.candidates(table.column(col_name)), result)
+
     def scan_text(self, name: str, text: str, result: ScanResult) -> None:
         line_starts: list[int] | None = None
         for span, source in self.spans(text):
@@ -153,14 +222,7 @@ class ReleaseScanner:
             if not (pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type)):
                 continue
             column = pf.read(columns=[field_.name]).column(0)
-            for value in set(column.to_pylist()):
-                if not value:
-                    continue
-                result.values_scanned += 1
-                for span, source in self.spans(value):
-                    result.findings.append(
-                        Finding(name, f"column {field_.name}", span.type, source, mask(span.text))
-                    )
+            self.scan_values(name, f"column {field_.name}", self.candidates(column), result)
 
     def scan_dir(self, root: Path) -> ScanResult:
         result = ScanResult()
@@ -169,11 +231,17 @@ class ReleaseScanner:
             result.files_scanned += 1
             if path.suffix == ".parquet":
                 self.scan_parquet(rel, path, result)
+            elif path.suffix == ".csv":
+                self.scan_csv(rel, path, result)
             elif path.suffix in TEXT_SUFFIXES:
                 self.scan_text(rel, path.read_text(encoding="utf-8-sig", errors="replace"), result)
             else:
                 result.findings.append(Finding(rel, "file", "UNSCANNABLE", "recogniser", path.suffix))
         return result
+
+
+def _csv_header(line: str) -> list[str]:
+    return next(csv.reader(io.StringIO(line)), [])
 
 
 def _alnum_at(text: str, i: int) -> bool:

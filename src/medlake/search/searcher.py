@@ -152,7 +152,11 @@ class NoteSearcher:
         if ranked:
             total = int(ranked[0][1])
         elif offset:
-            total = int(self.con.execute(f"SELECT COUNT(DISTINCT note_id) FROM ({ids_sql}) h", params).fetchall()[0][0])
+            total = int(
+                self.con.execute(f"SELECT COUNT(DISTINCT note_id) FROM ({ids_sql}) h", params).fetchall()[0][
+                    0
+                ]
+            )
         else:
             total = 0
         rows = []

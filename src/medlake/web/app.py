@@ -8,6 +8,7 @@ and the app-wide ``enforce_declared`` dependency refuses any route without a dec
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from medlake.web.deps import PERMISSIONS_ATTR, declared_permissions, enforce_dec
 from medlake.web.features import FEATURE_ROUTERS
 from medlake.web.i18n import LANG_COOKIE, pick_language
 from medlake.web.routes import admin, api, auth, pages, static
-from medlake.web.services import patients
+from medlake.web.services import dashboard, patients
 from medlake.web.storage.lake_reader import LakeReader
 from medlake.web.templating import render
 
@@ -84,7 +85,9 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        patients.warm_indexes(app.state.reader)  # background: the first timelines read the lake directly
+        # background warm-up: the first visitors do not wait for the aggregates or the timeline indexes
+        threading.Thread(target=dashboard.dashboard, args=(app.state.reader,), daemon=True).start()
+        patients.warm_indexes(app.state.reader)
         yield
         app.state.reader.close()
 

@@ -138,7 +138,7 @@ def admission(b: StoryBuilder, cond: Condition, when: datetime) -> Visit:
     values = {abbr.replace("%", "_pct"): r.uniform(a, c) for abbr, a, c in cond.labs}
     if "dm_years" in b.patient.history:
         b.labs(v, "血糖", kind_start + timedelta(hours=14), GLU=r.uniform(7.5, 13.0))
-    b.routine_labs(v, kind_start + timedelta(hours=12), **values)
+    b.routine_labs(v, kind_start + timedelta(hours=r.uniform(0.5, 3)), **values)
     img = b.imaging(v, cond.imaging, kind_start + timedelta(minutes=r.randint(15, 55)), cond.finding)
     for d in cond.drugs:
         b.order(v, d, kind_start + timedelta(hours=r.uniform(1, 6)), days=min(los, 7))

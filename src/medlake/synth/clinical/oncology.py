@@ -64,7 +64,7 @@ def breast_cancer(b: StoryBuilder) -> None:
     v = b.visit("住院", "0202", adm, days=r.randint(6, 10))
     b.dx(v, "breast_ca", primary=True)
     add_comorbidity_dx(b, v)
-    b.routine_labs(v, adm + timedelta(hours=16))
+    b.routine_labs(v, adm + timedelta(hours=r.uniform(1, 3)))
     b.imaging(v, "chest_ct", adm + timedelta(hours=20), "normal_chest")
     op_day = adm.date() + timedelta(days=2)
     op = b.operation(
@@ -130,7 +130,7 @@ def cervical_cancer(b: StoryBuilder) -> None:
     v = b.visit("住院", "0301", adm, days=r.randint(9, 14))
     b.dx(v, "cervical_ca", primary=True)
     add_comorbidity_dx(b, v)
-    b.routine_labs(v, adm + timedelta(hours=15))
+    b.routine_labs(v, adm + timedelta(hours=r.uniform(1, 3)))
     op_day = adm.date() + timedelta(days=2)
     op = b.operation(v, "lap_radical_hyst" if r.random() < 0.5 else "radical_hyst", b.at(op_day, 8, 11))
     op.details.update(blood_ml=r.choice([100, 200, 300, 400]), nodes=r.randint(0, 3))

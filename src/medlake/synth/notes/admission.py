@@ -238,6 +238,39 @@ def _past(doc: Doc, ctx: NoteCtx) -> None:
         doc.say(r, "adm.past.allergy_none")
 
 
+def _personal(doc: Doc, ctx: NoteCtx) -> None:
+    """个人史 and 婚育史 of adults (birthplace is an address identifier)."""
+    r = ctx.rng
+    p = ctx.patient.person
+    age = p.age_on(ctx.visit.start.date())
+    if age < 16:
+        return
+    doc.say(r, "adm.personal.title")
+    place = Phi(p.province + p.city, "ADDRESS")
+    smoker = p.sex == "1" and r.random() < 0.35
+
+    def habits(d: Doc) -> None:
+        if smoker:
+            d.say(r, "adm.habits.smoke", years=str(r.randint(5, 30)), n=str(r.choice([5, 10, 20])))
+        else:
+            d.say(r, "adm.habits.none")
+
+    doc.say(r, "adm.personal", birthplace=place, habits=habits)
+    if age >= 22:
+        doc.say(r, "adm.marital.title")
+        children = str(r.randint(1, 3))
+        if p.sex == "2":
+            doc.say(
+                r,
+                "adm.marital.f",
+                g=str(int(children) + r.randint(0, 2)),
+                p=children,
+                age=str(r.randint(21, 30)),
+            )
+        else:
+            doc.say(r, "adm.marital.m", p=children)
+
+
 def _family(doc: Doc, ctx: NoteCtx) -> None:
     r = ctx.rng
     p = ctx.patient.person
@@ -362,7 +395,12 @@ def admission_note(ctx: NoteCtx, doc_time: datetime) -> Doc:
     _chief(doc, ctx, f)
     _hpi(doc, ctx, f, doc_time)
     _past(doc, ctx)
-    _family(doc, ctx)
+    if ctx.rng.random() < 0.5:
+        _personal(doc, ctx)
+        _family(doc, ctx)
+    else:  # some hospitals' templates put the family history first
+        _family(doc, ctx)
+        _personal(doc, ctx)
     _exam(doc, ctx, f)
     _aux(doc, ctx, doc_time)
     _diagnoses(doc, ctx, doc_time, str(f["story"]))

@@ -128,14 +128,20 @@ class Doc:
         if alternatives is None:
             raise VocabularyError(f"no phrase {key!r}")
         parts = self.parts
-        for kind, a, b in rng.choice(alternatives):
+        tokens = alternatives[int(rng.random() * len(alternatives))]
+        for kind, a, b in tokens:
             if kind == "t":
                 parts.append(a)  # type: ignore[arg-type]
                 self.pos += len(a)  # type: ignore[arg-type]
             elif kind == "s":
-                if a not in slots:
+                value = slots.get(a)  # type: ignore[arg-type]
+                if value is None:
                     raise VocabularyError(f"phrase {key!r} needs slot {a!r}")
-                self.emit(slots[a], b or None)  # type: ignore[index, arg-type]
+                if type(value) is str:
+                    parts.append(value)
+                    self.pos += len(value)
+                else:
+                    self.emit(value, b or None)
             else:  # inline entity, parsed once
                 self.ent(a)  # type: ignore[arg-type]
 

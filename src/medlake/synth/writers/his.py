@@ -95,18 +95,42 @@ def add_his(patient: Patient, counters: Counters, buffers: ChunkBuffers, order_r
         for d in v.diagnoses:
             c.diag += 1
             diagnoses.writerow(
-                [c.diag, v.visit_no, pid, d.code, d.name, "主要诊断" if d.primary else "其他诊断", _ts(d.time)]
+                [
+                    c.diag,
+                    v.visit_no,
+                    pid,
+                    d.code,
+                    d.name,
+                    "主要诊断" if d.primary else "其他诊断",
+                    _ts(d.time),
+                ]
             )
         for o in v.orders:
             order_rows.append(
-                [o.order_no, v.visit_no, pid, o.code, o.name, o.dose, o.unit, o.route, o.freq, _ts(o.start), _ts(o.stop)]
+                [
+                    o.order_no,
+                    v.visit_no,
+                    pid,
+                    o.code,
+                    o.name,
+                    o.dose,
+                    o.unit,
+                    o.route,
+                    o.freq,
+                    _ts(o.start),
+                    _ts(o.stop),
+                ]
             )
             for t in o.admin_times:
                 c.admin += 1
-                admins.writerow([c.admin, o.order_no, v.visit_no, pid, o.code, o.name, o.dose, o.unit, _ts(t)])
+                admins.writerow(
+                    [c.admin, o.order_no, v.visit_no, pid, o.code, o.name, o.dose, o.unit, _ts(t)]
+                )
         for op in v.operations:
             c.op += 1
-            operations.writerow([c.op, v.visit_no, pid, op.code, op.name, op.day.isoformat(), op.surgeon, op.anesthesia])
+            operations.writerow(
+                [c.op, v.visit_no, pid, op.code, op.name, op.day.isoformat(), op.surgeon, op.anesthesia]
+            )
 
 
 def _ts(t: datetime) -> str:

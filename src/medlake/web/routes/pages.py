@@ -48,8 +48,15 @@ def dashboard_page(request: Request, _: Annotated[Principal, require("dashboard.
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources_page(request: Request, _: Annotated[Principal, require("sources.view")]) -> HTMLResponse:
+def sources_page(
+    request: Request,
+    principal: Annotated[Principal, require("sources.view")],
+    db: Annotated[Session, Depends(get_db)],
+) -> HTMLResponse:
     reader = reader_of(request)
+    # quarantined records are raw source lines (patient-level data): the view is audited
+    audit.append(db, principal.username, "sources.view", "quarantine", {})
+    db.commit()
     ctx = {
         "runs": sources.runs(settings_of(request).data_dir),
         "raw_files": sources.raw_files(reader),

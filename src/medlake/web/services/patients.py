@@ -60,9 +60,11 @@ SELECT * FROM (
     WHERE p.person_id {cond}
     UNION ALL
     SELECT m.person_id, coalesce(m.measurement_datetime, CAST(m.measurement_date AS TIMESTAMP)), 'measurement',
-           m.measurement_source_value, coalesce(m.value_source_value, CAST(m.value_as_number AS VARCHAR)),
+           m.measurement_source_value, coalesce(k.concept_name, m.value_source_value),
            m.value_as_number, m.unit_source_value, m.abnormal_flag, m.src_system
-    FROM measurement m WHERE m.person_id {cond}
+    FROM measurement m
+    LEFT JOIN concept k ON k.concept_id = coalesce(m.measurement_source_concept_id, m.measurement_concept_id)
+    WHERE m.person_id {cond}
     UNION ALL
     SELECT o.person_id, coalesce(o.observation_datetime, CAST(o.observation_date AS TIMESTAMP)), 'observation',
            o.observation_source_value, o.value_as_string, o.value_as_number, o.unit_source_value, NULL, o.src_system
@@ -114,7 +116,9 @@ def person_events(cur: duckdb.DuckDBPyConnection, person_id: int, index: str | N
         sql = f"SELECT {cols} FROM {index} WHERE person_id = $pid {_ORDER}"
     else:
         sql = f"SELECT {cols} FROM ({events_sql(one_person=True)}) {_ORDER}"
-    return [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in cur.execute(sql, {"pid": person_id}).fetchall()]
+    return [
+        dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in cur.execute(sql, {"pid": person_id}).fetchall()
+    ]
 
 
 def search(reader: LakeReader, query: str, *, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
@@ -147,7 +151,9 @@ def timeline(reader: LakeReader, person_id: int) -> dict[str, Any]:
     events_index = reader.derived(TIMELINE_INDEX, timeline_index_sql())
     cur = reader.cursor()
     try:
-        person = cur.execute(f"SELECT * FROM {persons} WHERE person_id = $pid LIMIT 1", {"pid": person_id}).fetchone()
+        person = cur.execute(
+            f"SELECT * FROM {persons} WHERE person_id = $pid LIMIT 1", {"pid": person_id}
+        ).fetchone()
         if person is None:
             raise NotFound(f"no patient {person_id}")
         identities = cur.execute(
@@ -181,6 +187,7 @@ def lab_series(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]
     series: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for e in events:
         if e["kind"] == "measurement" and e["value"] is not None and e["ts"] is not None and e["code"]:
-            series[str(e["code"])].append((e["ts"].isoformat(), float(e["value"])))
+            name = f"{e['code']} {e['label']}" if e["label"] and e["label"] != e["code"] else str(e["code"])
+            series[name].append((e["ts"].isoformat(), float(e["value"])))
     top = sorted(series, key=lambda k: (-len(series[k]), k))[:LAB_CHARTS]
     return {k: series[k] for k in top}

@@ -11,6 +11,7 @@ thread, written aside and renamed; until it is ready callers fall back to the la
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -77,8 +78,10 @@ class LakeReader:
             self._cache[key] = value
         return value
 
-    def derived_path(self, name: str, version: int) -> Path:
-        return self.cache_dir / f"{name}-{version}.duckdb"
+    def derived_path(self, name: str, version: int, select_sql: str) -> Path:
+        """Keyed by the lake version and the SQL text, so a changed query never reads a stale file."""
+        digest = hashlib.sha256(select_sql.encode()).hexdigest()[:12]
+        return self.cache_dir / f"{name}-{version}-{digest}.duckdb"
 
     def derived(self, name: str, select_sql: str, *, wait: bool = False) -> str | None:
         """The table holding ``select_sql``'s rows for the current lake version, or None while building.
@@ -88,9 +91,9 @@ class LakeReader:
         """
         con = self._refresh()
         version = self._version or 0
-        path = self.derived_path(name, version)
+        path = self.derived_path(name, version, select_sql)
         alias = f"idx_{name}"
-        key = f"{name}-{version}"
+        key = path.stem
         with self._lock:
             if key in self._attached:
                 return f"{alias}.data"
@@ -113,7 +116,7 @@ class LakeReader:
         return self.derived(name, select_sql) if wait else None
 
     def _build(self, name: str, version: int, select_sql: str) -> None:
-        path = self.derived_path(name, version)
+        path = self.derived_path(name, version, select_sql)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         alias = f"bld_{name}_{os.getpid()}"
         cur = self.cursor()
@@ -134,7 +137,7 @@ class LakeReader:
             tmp.unlink(missing_ok=True)
             Path(f"{tmp}.wal").unlink(missing_ok=True)
             with self._lock:
-                self._building.discard(f"{name}-{version}")
+                self._building.discard(path.stem)
 
     def rows(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         cur = self.cursor()

@@ -1,0 +1,279 @@
+"""Web pages and endpoints of the model feature, plugged into the web app's router registry.
+
+Pages: the registry (``/models``), a version's results with ROC and calibration plots, its model
+card and stage buttons (``/models/{task}/v{n}``), the task editor that trains a new version
+(``/models/new``), monitoring (``/models/{task}/v{n}/monitor``) and the CDS simulator showing
+the card a clinician would see for a chosen patient (``/cds/simulator``). The CDS Hooks service
+itself is mounted under ``/cds-services`` for logged-in clinicians (``cdss.use``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from medlake.cdss.service import CdsEngine
+from medlake.errors import MedlakeError
+from medlake.settings import Settings
+from medlake.web import Principal, require
+from medlake.web.templating import render
+
+router = APIRouter()
+TASKS = Path(__file__).with_name("tasks")
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _engine(request: Request) -> CdsEngine:
+    engine: CdsEngine | None = getattr(request.app.state, "cdss_engine", None)
+    if engine is None:
+        from medlake.cdss.app import build_engine
+
+        engine = build_engine(_settings(request))
+        request.app.state.cdss_engine = engine
+    return engine
+
+
+def _figures(m: dict[str, Any]) -> dict[str, Any]:
+    test = m["metrics"].get("test", {})
+    roc, cal = test.get("roc", {}), test.get("calibration_curve", {})
+    return {
+        "roc": {
+            "data": [
+                {
+                    "x": roc.get("fpr", []),
+                    "y": roc.get("tpr", []),
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": "ROC",
+                },
+                {
+                    "x": [0, 1],
+                    "y": [0, 1],
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"dash": "dot"},
+                    "name": "chance",
+                },
+            ],
+            "layout": {
+                "title": f"ROC (AUROC {test.get('auroc', float('nan')):.3f})",
+                "xaxis": {"title": "1 - specificity"},
+                "yaxis": {"title": "sensitivity"},
+            },
+        },
+        "calibration": {
+            "data": [
+                {
+                    "x": cal.get("predicted", []),
+                    "y": cal.get("observed", []),
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "deciles",
+                },
+                {
+                    "x": [0, 1],
+                    "y": [0, 1],
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"dash": "dot"},
+                    "name": "ideal",
+                },
+            ],
+            "layout": {
+                "title": "Calibration",
+                "xaxis": {"title": "predicted risk"},
+                "yaxis": {"title": "observed risk"},
+            },
+        },
+    }
+
+
+@router.get("/models", response_class=HTMLResponse)
+def registry_page(request: Request, principal: Annotated[Principal, require("models.view")]) -> Response:
+    from medlake.models.registry import Registry
+
+    rows = Registry(_settings(request).data_dir).entries()
+    return render(request, "models_registry.html", {"rows": rows})
+
+
+@router.get("/models/new", response_class=HTMLResponse)
+def editor_page(
+    request: Request,
+    principal: Annotated[Principal, require("models.manage")],
+    example: str = "tapvc_reoperation",
+) -> Response:
+    names = sorted(p.stem for p in TASKS.glob("*.json"))
+    text = (TASKS / f"{example}.json").read_text(encoding="utf-8") if example in names else ""
+    return render(request, "models_editor.html", {"examples": names, "text": text, "error": None})
+
+
+@router.post("/models/new", response_class=HTMLResponse)
+async def editor_submit(
+    request: Request,
+    principal: Annotated[Principal, require("models.manage")],
+    task_json: Annotated[str, Form()],
+    algorithm: Annotated[str, Form()] = "",
+) -> Response:
+    from medlake.cdm.lake import Lake
+    from medlake.models.registry import Registry
+    from medlake.models.spec import TaskSpec
+    from medlake.models.train import train
+
+    settings = _settings(request)
+    try:
+        spec = TaskSpec.parse(task_json, origin="task editor")
+        if algorithm:
+            spec = spec.with_algorithm(algorithm)
+
+        def run() -> dict[str, Any]:
+            return train(
+                Lake(settings.data_dir).connect(),
+                spec,
+                Registry(settings.data_dir),
+                trainer=principal.username,
+            )
+
+        m = await run_in_threadpool(run)
+    except MedlakeError as exc:
+        names = sorted(p.stem for p in TASKS.glob("*.json"))
+        return render(
+            request,
+            "models_editor.html",
+            {"examples": names, "text": task_json, "error": exc.message},
+            status_code=exc.http_status,
+        )
+    return RedirectResponse(f"/models/{m['task']}/v{m['version']}", status_code=303)
+
+
+@router.get("/models/{task}/v{version}", response_class=HTMLResponse)
+def version_page(
+    request: Request, task: str, version: int, principal: Annotated[Principal, require("models.view")]
+) -> Response:
+    from medlake.models.card import compare
+    from medlake.models.registry import Registry
+
+    reg = Registry(_settings(request).data_dir)
+    m = reg.manifest(task, version)
+    card = reg.read_artifact(task, version, "card_md").decode()
+    others = [reg.manifest(task, v) for v in reg.versions(task)]
+    weights = sorted(m.get("mean_abs_contribution", {}).items(), key=lambda kv: -kv[1])
+    ctx = {"m": m, "card": card, "figures": _figures(m), "comparison": compare(others), "weights": weights}
+    return render(request, "models_version.html", ctx)
+
+
+@router.post("/models/{task}/v{version}/stage")
+def change_stage(
+    request: Request,
+    task: str,
+    version: int,
+    principal: Annotated[Principal, require("models.view")],
+    stage: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    from medlake.models.registry import Registry
+    from medlake.models.stewards import StoreUsers, audit
+
+    settings = _settings(request)
+    users = StoreUsers(settings) if stage == "published" else None
+    if stage != "published" and principal.role not in ("admin", "researcher", "steward"):
+        from medlake.errors import PermissionDenied
+
+        raise PermissionDenied("your role cannot change model stages")
+    Registry(settings.data_dir).transition(
+        task, version, stage, by=principal.username, users=users, note=note
+    )
+    audit(settings, principal.username, f"model.{stage}", f"{task}/v{version}", {"note": note})
+    return RedirectResponse(f"/models/{task}/v{version}", status_code=303)
+
+
+@router.get("/models/{task}/v{version}/monitor")
+def monitor_page(
+    request: Request, task: str, version: int, principal: Annotated[Principal, require("models.view")]
+) -> Response:
+    from medlake.cdm.lake import Lake
+    from medlake.models.monitor import monitor
+
+    engine = _engine(request)
+    report = monitor(
+        engine.registry, engine.store, Lake(_settings(request).data_dir).connect(), task, version
+    )
+    return JSONResponse(json.loads(json.dumps(report, default=str)))
+
+
+@router.get("/cds/simulator", response_class=HTMLResponse)
+def simulator(
+    request: Request,
+    principal: Annotated[Principal, require("cdss.use")],
+    service: str = "",
+    patient: str = "",
+) -> Response:
+    engine = _engine(request)
+    services = sorted(engine.models())
+    card, error = None, None
+    if service and patient:
+        body = {"hook": "patient-view", "hookInstance": "web-simulator", "context": {"patientId": patient}}
+        try:
+            card = engine.call(service, body, str(request.base_url))["cards"][0]
+        except MedlakeError as exc:
+            error = exc.message
+    return render(
+        request,
+        "models_simulator.html",
+        {"services": services, "service": service, "patient": patient, "card": card, "error": error},
+    )
+
+
+@router.get("/cds-services/{service_id}/model-card")
+def cds_model_card(
+    request: Request, service_id: str, principal: Annotated[Principal, require("cdss.use")]
+) -> Response:
+    from fastapi.responses import PlainTextResponse
+
+    engine = _engine(request)
+    lm = engine.model(service_id)
+    md = engine.registry.read_artifact(lm.manifest["task"], lm.manifest["version"], "card_md")
+    return PlainTextResponse(md.decode(), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/cds-services")
+def cds_discovery(request: Request, principal: Annotated[Principal, require("cdss.use")]) -> Response:
+    return JSONResponse(_engine(request).discovery())
+
+
+@router.post("/cds-services/{service_id}")
+async def cds_call(
+    request: Request, service_id: str, principal: Annotated[Principal, require("cdss.use")]
+) -> Response:
+    from medlake.cdss.router import _error, _json_body
+
+    try:
+        body = await _json_body(request)
+        return JSONResponse(
+            await run_in_threadpool(_engine(request).call, service_id, body, str(request.base_url))
+        )
+    except MedlakeError as exc:
+        return _error(exc)
+
+
+@router.post("/cds-services/{service_id}/feedback")
+async def cds_feedback(
+    request: Request, service_id: str, principal: Annotated[Principal, require("cdss.use")]
+) -> Response:
+    from medlake.cdss.router import _error, _json_body
+
+    try:
+        body = await _json_body(request)
+        return JSONResponse(
+            {"received": await run_in_threadpool(_engine(request).feedback, service_id, body)}
+        )
+    except MedlakeError as exc:
+        return _error(exc)
