@@ -2,7 +2,7 @@
 
 Builds a toy lake (or uses --data-dir with a published model), trains and publishes a LightGBM
 model, starts ``medlake model serve`` in its own process and drives it with an open-loop httpx
-asyncio client at --rate requests/s for --seconds, once with a full FHIR prefetch and once with
+thread-pool client at --rate requests/s for --seconds, once with a full FHIR prefetch and once with
 no prefetch (every feature read from the lake by person_id). Prints p50/p95/p99/max latency.
 
     .venv/bin/python benchmarks/cdss_bench.py --rate 100 --seconds 30
@@ -11,14 +11,15 @@ no prefetch (every feature read from the lake by person_id). Prints p50/p95/p99/
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import queue
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -99,32 +100,45 @@ def prefetch_body(i: int) -> dict[str, Any]:
     }
 
 
-async def drive(url: str, bodies: list[dict[str, Any]], rate: float) -> tuple[list[float], int]:
+def drive(url: str, bodies: list[dict[str, Any]], rate: float, workers: int = 32) -> tuple[list[float], int]:
+    """Open loop: request i is due at start + i/rate; latency counts from when it was due.
+
+    Worker threads with their own keep-alive connections take due requests from a queue, so a
+    slow server shows up as latency (no coordinated omission) rather than as a slower sender.
+    """
+    jobs: queue.Queue[tuple[float, dict[str, Any]] | None] = queue.Queue()
     latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+    errors = [0]
+    lock = threading.Lock()
 
-        async def one(body: dict[str, Any]) -> None:
-            nonlocal errors
-            t0 = time.perf_counter()
-            try:
-                r = await client.post(url, json=body)
-                ok = r.status_code == 200 and r.json()["cards"]
-            except httpx.HTTPError:
-                ok = False
-            latencies.append((time.perf_counter() - t0) * 1000)
-            errors += 0 if ok else 1
+    def worker() -> None:
+        with httpx.Client(timeout=10) as client:
+            while (job := jobs.get()) is not None:
+                due, body = job
+                try:
+                    r = client.post(url, json=body)
+                    ok = r.status_code == 200 and bool(r.json()["cards"])
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    latencies.append((time.perf_counter() - due) * 1000)
+                    errors[0] += 0 if ok else 1
 
-        start = time.perf_counter()
-        tasks = []
-        for i, body in enumerate(bodies):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(body)))
-        await asyncio.gather(*tasks)
-    return latencies, errors
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter() + 0.05
+    for i, body in enumerate(bodies):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        jobs.put((due, body))
+    for _ in threads:
+        jobs.put(None)
+    for t in threads:
+        t.join()
+    return latencies, errors[0]
 
 
 def in_process(data_dir: Path, service: str, people: list[int], n: int = 200) -> list[dict[str, Any]]:
@@ -176,6 +190,7 @@ def main() -> None:
     ap.add_argument("--lake-rate", type=float, default=20.0, help="request rate of the no-prefetch scenario")
     ap.add_argument("--data-dir", type=Path, default=None, help="existing data dir with a published model")
     ap.add_argument("--service", default=None, help="service id when --data-dir is given")
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -199,6 +214,8 @@ def main() -> None:
             str(port),
             "--data-dir",
             str(data_dir),
+            "--workers",
+            str(args.workers),
         ],
         env=env,
         cwd=REPO,
@@ -227,11 +244,11 @@ def main() -> None:
         if people:
             scenarios.append(("no prefetch (lake by person_id)", False, args.lake_rate))
         for name, with_prefetch, rate in scenarios:
-            asyncio.run(drive(url, [body(i, with_prefetch) for i in range(20)], 10))  # warm-up
+            drive(url, [body(i, with_prefetch) for i in range(20)], 10)  # warm-up
             n = int(rate * args.seconds)
             print(f"{name}: {n} requests at {rate:g}/s", file=sys.stderr)
             t0 = time.perf_counter()
-            lat, errors = asyncio.run(drive(url, [body(i, with_prefetch) for i in range(n)], rate))
+            lat, errors = drive(url, [body(i, with_prefetch) for i in range(n)], rate)
             results.append(summary(name, lat, errors, time.perf_counter() - t0) | {"target_rps": rate})
         if people:
             results += in_process(data_dir, str(service), people)

@@ -50,15 +50,21 @@ NEEDED = [
 ]
 
 
-def _time_runs(fn, runs: int) -> tuple[float, list[float], object]:  # type: ignore[no-untyped-def]
+CPU: dict[str, list[float]] = {}
+
+
+def _time_runs(fn, runs: int, label: str = "") -> tuple[float, list[float], object]:  # type: ignore[no-untyped-def]
+    """Cold run, then ``runs`` warm runs: wall ms; this process's CPU ms (all DuckDB threads) in CPU[label]."""
     t0 = time.perf_counter()
     result = fn()
     cold = (time.perf_counter() - t0) * 1000
     warm = []
+    CPU[label] = []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
         warm.append((time.perf_counter() - t0) * 1000)
+        CPU[label].append((time.process_time() - c0) * 1000)
     return cold, warm, result
 
 
@@ -79,6 +85,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("--skip-pg", action="store_true")
+    ap.add_argument(
+        "--pg-keep", action="store_true", help="keep the PostgreSQL scratch schema for the next run"
+    )
+    ap.add_argument("--pg-reuse", action="store_true", help="reuse a kept schema when its row counts match")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
@@ -107,7 +117,7 @@ def main() -> None:
 
     # 1. DuckDB over Parquet
     con = lake.connect(threads=args.threads)
-    cold, warm, res = _time_runs(lambda: run_expression(con, loaded.expression), args.runs)
+    cold, warm, res = _time_runs(lambda: run_expression(con, loaded.expression), args.runs, "parquet")
     duck_rows = sorted(
         (r["subject_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in res.rows.to_pylist()
     )  # type: ignore[attr-defined]
@@ -130,7 +140,7 @@ def main() -> None:
     for name in NEEDED + ["drug_exposure", "visit_occurrence", "provider"]:
         mem.execute(f'CREATE TABLE "{name}" AS {lake.view_sql(name)}')
     load_s = time.perf_counter() - t0
-    cold, warm, res2 = _time_runs(lambda: run_expression(mem, loaded.expression), args.runs)
+    cold, warm, res2 = _time_runs(lambda: run_expression(mem, loaded.expression), args.runs, "memory")
     mem_rows = sorted(
         (r["subject_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in res2.rows.to_pylist()
     )  # type: ignore[attr-defined]
@@ -183,9 +193,10 @@ def main() -> None:
             out["postgres"]["median_ms"] / out["duckdb_parquet"]["median_ms"], 1
         )  # type: ignore[index]
         print("postgres:", json.dumps(out["postgres"]), flush=True)
-        with pg.cursor() as cur:
-            cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        pg.commit()
+        if not args.pg_keep:
+            with pg.cursor() as cur:
+                cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            pg.commit()
         pg.close()
     print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
     if args.json_out:

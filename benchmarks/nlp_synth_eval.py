@@ -54,7 +54,11 @@ def main() -> None:
             if line.strip():
                 obj = json.loads(line)
                 texts[obj["doc_id"]] = obj["text"]
-    golds = [json.loads(x) for x in (args.synth / "gold" / "notes_gold.jsonl").read_text("utf-8").splitlines() if x.strip()]
+    golds = [
+        json.loads(x)
+        for x in (args.synth / "gold" / "notes_gold.jsonl").read_text("utf-8").splitlines()
+        if x.strip()
+    ]
     if args.limit:
         golds = golds[: args.limit]
     pipeline = Pipeline(PipelineConfig(model_dir=args.model, code_table=args.code_table))

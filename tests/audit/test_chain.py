@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from medlake.audit.chain import entry_hash
 from medlake.audit.head import read_head
 from medlake.settings import Settings
 from medlake.store import AuditEntry, session_factory, session_scope, upgrade
+from tests.audit.appender import append_many
 
 
 def _fill(settings: Settings, n: int) -> None:
@@ -124,3 +126,22 @@ def test_concurrent_appends_stay_one_chain(store_settings: Settings) -> None:
     assert errors == []
     result = audit.verify(store_settings)
     assert result.ok and result.entries == 32 and result.head_seq == 32
+
+
+def test_appends_from_several_processes_stay_one_chain(store_settings: Settings) -> None:
+    """Web workers and CLI commands are separate processes: the database lock serialises them."""
+    upgrade(store_settings)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=append_many, args=(str(store_settings.data_dir), store_settings.database_url, k, 10)
+        )
+        for k in range(3)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    result = audit.verify(store_settings)
+    assert result.ok and result.entries == 30 and result.head_seq == 30

@@ -119,3 +119,45 @@ def test_self_approval_by_an_admin_refused(
     assert code == 2 and "cannot approve or reject their own" in err
     code, _, err = run(capsys, "dataset", "create", str(spec_file), "--user", "bob", *d)
     assert code == 2 and "not a member" in err
+
+
+def test_reject_and_expire_from_the_cli(
+    store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(store.data_dir)]
+    spec_file = tmp_path / "dm.json"
+    spec_file.write_text(json.dumps(spec_dict(notes=None), ensure_ascii=False), encoding="utf-8")
+    assert run(capsys, "dataset", "create", str(spec_file), "--user", "alice", *d)[0] == 0
+    ids = []
+    for _ in range(2):
+        code, out, err = run(
+            capsys,
+            "export",
+            "request",
+            "p1/dm",
+            "--user",
+            "alice",
+            "--purpose",
+            "x",
+            "--dua",
+            "dua-v1",
+            "--accept-dua",
+            "--json",
+            *d,
+        )
+        assert code == 0, err
+        ids.append(str(json.loads(out)["id"]))
+    code, _, err = run(capsys, "export", "request", "p1/dm", "--user", "alice", "--purpose", "x", *d)
+    assert code == 2 and "data-use agreement" in err
+    code, _, err = run(capsys, "export", "reject", ids[0], "--user", "sam", *d)
+    assert code == 2 and "comment" in err
+    code, out, _ = run(capsys, "export", "reject", ids[0], "--user", "sam", "--comment", "too broad", *d)
+    assert code == 0 and "rejected" in out
+    code, _, err = run(capsys, "export", "build", ids[0], "--user", "alice", *d)
+    assert code == 2 and "ML602" in err
+    assert run(capsys, "export", "approve", ids[1], "--user", "sam", *d)[0] == 0
+    assert run(capsys, "export", "build", ids[1], "--user", "alice", *d)[0] == 0
+    code, out, _ = run(capsys, "export", "expire", "--user", "sam", *d)
+    assert code == 0 and out.startswith("0 package")
+    code, _, err = run(capsys, "export", "expire", "--user", "alice", *d)
+    assert code == 2 and "only stewards" in err

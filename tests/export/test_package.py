@@ -50,6 +50,8 @@ def test_package_contents(tiny_lake: Path) -> None:
     assert report["columns"]["patients"]["person_id"]["action"] == "pseudonymise"
     readme = (dest / "README.md").read_text(encoding="utf-8")
     assert "Cohort definition" in readme and "k = 5" in readme
+    assert "| measurement | 180 | 1 |" in readme and "| note | 60 | 1 |" in readme  # provenance
+    assert manifest["lake"]["person"]["rows"] == 60
     assert not [p for p in dest.parent.iterdir() if p.name.startswith(".tmp-")]
 
 

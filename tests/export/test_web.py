@@ -95,4 +95,4 @@ def test_bad_spec_shows_the_error(client: TestClient) -> None:
     assert r.status_code == 422 and 'id="error"' in r.text
     csrf = login(client, "bob")
     r = client.post("/datasets", data={"csrf_token": csrf, "spec_json": json.dumps(spec_dict())})
-    assert r.status_code == 422 and "not a member" in r.text
+    assert r.status_code == 403 and "not a member" in r.text

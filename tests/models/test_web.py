@@ -26,12 +26,15 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     build_toy_lake(data_dir, n=200, seed=4)
     settings = Settings(data_dir=data_dir, env="test")
     create_demo_accounts(settings, password=PASSWORD)
+    from medlake.web.features import FEATURE_ROUTERS
+
     mp = pytest.MonkeyPatch()
-    mp.setattr(
-        templating, "FEATURE_TEMPLATE_DIRS", [*templating.FEATURE_TEMPLATE_DIRS, "medlake.models:templates"]
-    )
+    if "medlake.models:templates" not in templating.FEATURE_TEMPLATE_DIRS:  # until registered in web.features
+        dirs = [*templating.FEATURE_TEMPLATE_DIRS, "medlake.models:templates"]
+        mp.setattr(templating, "FEATURE_TEMPLATE_DIRS", dirs)
     templating.templates.cache_clear()
-    with TestClient(create_app(settings, extra_routers=[router]), base_url="http://testserver") as c:
+    extra = [] if "medlake.models.web:router" in FEATURE_ROUTERS else [router]
+    with TestClient(create_app(settings, extra_routers=extra), base_url="http://testserver") as c:
         yield c
     mp.undo()
     templating.templates.cache_clear()

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from medlake.cdm.lake import Lake
+from medlake.errors import ValidationFailed
 from medlake.ingest.base import person_id_for
-from medlake.mpi import LinkConfig, TrainingConfig, evaluate, link
+from medlake.mpi import LinkConfig, TrainingConfig, apply, evaluate, link
 from medlake.mpi.noisy import resident_id
 from medlake.mpi.prepare import prepare_input
 
@@ -115,3 +118,17 @@ def test_duplicate_source_rows_are_one_record(lake: Lake) -> None:
     write_batch(lake, "b2", [person("LIS", "L1", "刘洋", date(2001, 2, 3), phone="13600000000")])
     result = link(lake, PRIOR_ONLY)
     assert result.records == 1
+
+
+def test_empty_lake_links_and_applies_nothing(lake: Lake) -> None:
+    result = link(lake, PRIOR_ONLY)
+    assert (result.records, result.persons) == (0, 0)
+    assert lake.count("person_link") == 0
+    assert apply(lake).parts_rewritten == 0
+
+
+def test_thresholds_are_validated() -> None:
+    with pytest.raises(ValidationFailed):
+        LinkConfig(threshold=0.5, review_threshold=0.9)
+    with pytest.raises(ValidationFailed):
+        LinkConfig(threshold=1.5)

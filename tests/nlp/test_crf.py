@@ -140,3 +140,18 @@ def test_corpus_readers(tmp_path: Path, tiny_corpus: list[Document], yidu_writer
         read_corpus(bad, "yidu")
     with pytest.raises(InputFormatError, match="unknown corpus format"):
         read_corpus(bad, "conll")
+
+
+def test_medlake_format_reads_synthetic_gold_beside_its_notes(tmp_path: Path) -> None:
+    (tmp_path / "emr").mkdir()
+    (tmp_path / "gold").mkdir()
+    note = {"doc_id": "D1", "text": "患者无发热，诊断肺炎。"}
+    (tmp_path / "emr" / "notes-2021.jsonl").write_text(json.dumps(note, ensure_ascii=False) + "\n", "utf-8")
+    gold = {
+        "doc_id": "D1",
+        "doc_date": "2021-01-01",
+        "entities": [{"type": DISEASE, "start": 8, "end": 10, "text": "肺炎"}],
+    }
+    (tmp_path / "gold" / "notes_gold.jsonl").write_text(json.dumps(gold, ensure_ascii=False) + "\n", "utf-8")
+    (doc,) = read_corpus(tmp_path / "gold" / "notes_gold.jsonl", "medlake")
+    assert doc.text[8:10] == "肺炎" and doc.spans == [Span(8, 10, DISEASE)]

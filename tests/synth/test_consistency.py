@@ -50,7 +50,9 @@ def test_lab_values_in_notes_match_lis(
 def test_burn_area_in_notes_matches_his_code(
     hospital: tuple[Path, SynthSummary], notes: list[dict[str, object]], gold: dict[str, dict[str, object]]
 ) -> None:
-    rows = list(csv.reader(io.StringIO((hospital[0] / "his" / "diagnoses.csv").read_text(encoding="gbk"))))[1:]
+    rows = list(csv.reader(io.StringIO((hospital[0] / "his" / "diagnoses.csv").read_text(encoding="gbk"))))[
+        1:
+    ]
     codes: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         codes[r[1]].add(r[3])

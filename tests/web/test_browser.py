@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -44,6 +45,8 @@ def live_url(app: FastAPI) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
+        if os.environ.get("MEDLAKE_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium required (MEDLAKE_REQUIRE_BROWSER) but not found at {CHROMIUM}")
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 

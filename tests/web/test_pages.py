@@ -189,3 +189,18 @@ def test_timeline_index_gives_the_same_answer_as_the_lake(tmp_path: Path) -> Non
     assert indexed == direct
     assert len(indexed[1001]["events"]) == 11
     reader.close()
+
+
+def test_lab_trends_need_two_values_and_sex_codes() -> None:
+    from datetime import datetime as dt
+
+    events = [
+        {"kind": "measurement", "code": "GLU", "label": "葡萄糖", "value": 7.0, "ts": dt(2024, 1, 1)},
+        {"kind": "measurement", "code": "GLU", "label": "葡萄糖", "value": 6.0, "ts": dt(2024, 2, 1)},
+        {"kind": "measurement", "code": "K", "label": None, "value": 4.1, "ts": dt(2024, 2, 1)},
+        {"kind": "visit", "code": "V1", "label": None, "value": None, "ts": dt(2024, 2, 1)},
+    ]
+    assert patients.lab_series(events) == {
+        "GLU 葡萄糖": [("2024-01-01T00:00:00", 7.0), ("2024-02-01T00:00:00", 6.0)]
+    }
+    assert [patients.sex_code(v) for v in ("1", "2", "M", "f", "9", None)] == ["M", "F", "M", "F", "U", "U"]

@@ -27,6 +27,11 @@ def build_engine(settings: Settings) -> CdsEngine:
     return CdsEngine(settings.data_dir, CdsStore(make_engine(settings)))
 
 
+def app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory`` (several worker processes): settings from the environment."""
+    return create_app(Settings())
+
+
 def create_app(settings: Settings, engine: CdsEngine | None = None) -> FastAPI:
     cds = engine or build_engine(settings)
 

@@ -9,6 +9,7 @@ give, by person_id. Requests are validated strictly; a bad one raises ``BadReque
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -30,6 +31,7 @@ from medlake.models.extract import extract_person, person_index
 from medlake.models.registry import Registry
 from medlake.models.runtime import LoadedModel, load_model
 
+log = logging.getLogger(__name__)
 INDICATOR = {"low": "info", "medium": "warning", "high": "critical"}
 FEEDBACK_OUTCOMES = {"accepted", "overridden"}
 
@@ -74,9 +76,13 @@ class CdsEngine:
                 for task, m in published.items():
                     cur = self._models.get(task)
                     same = cur is not None and cur.manifest["version"] == m["version"]
-                    models[task] = (
-                        cur if same and cur is not None else load_model(self.registry, task, m["version"])
-                    )
+                    if same and cur is not None:
+                        models[task] = cur
+                        continue
+                    try:
+                        models[task] = load_model(self.registry, task, m["version"])
+                    except MedlakeError as exc:  # a broken artifact takes down its service, not the others
+                        log.warning("CDS service %s v%s not loaded: %s", task, m["version"], exc)
                 self._models = models
                 self._checked = time.monotonic()
         return self._models
@@ -270,6 +276,9 @@ class CdsEngine:
                     "outcome_at": _parse_ts(ts, i),
                 }
             )
+        for i, row in enumerate(rows):
+            if self.store.card(row["card_uuid"]) is None:
+                raise BadRequest(f"feedback[{i}].card {row['card_uuid']!r} is not a card this service issued")
         return self.store.add_feedback(rows)
 
 

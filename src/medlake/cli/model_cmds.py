@@ -255,10 +255,25 @@ def serve_cmd(
     data_dir: DataDirOption = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8001,
+    workers: Annotated[int, typer.Option(help="worker processes (each keeps its own models in memory)")] = 1,
 ) -> None:
     """Serve the published models as a CDS Hooks 2.0 service (GET /cds-services)."""
+    import os
+
     import uvicorn
 
     from medlake.cdss.app import create_app
 
-    uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="warning")
+    settings = settings_for(data_dir)
+    if workers > 1:
+        os.environ["MEDLAKE_DATA_DIR"] = str(settings.data_dir)  # the workers build their settings from it
+        uvicorn.run(
+            "medlake.cdss.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

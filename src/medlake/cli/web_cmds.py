@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -29,12 +30,25 @@ def register(app: typer.Typer) -> None:
         """Run the web application (applies store migrations first)."""
         import uvicorn
 
+        from medlake.store.migrate import upgrade
         from medlake.web.app import create_app
 
         settings = settings_for(data_dir)
-        app_ = create_app(settings)
         typer.echo(f"medlake web on http://{host}:{port} (data dir {settings.data_dir})")
-        uvicorn.run(app_, host=host, port=port, workers=workers, proxy_headers=True, log_level="warning")
+        if workers > 1:
+            upgrade(settings)  # once, before the workers start
+            os.environ["MEDLAKE_DATA_DIR"] = str(settings.data_dir.resolve())
+            uvicorn.run(
+                "medlake.web.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                proxy_headers=True,
+                log_level="warning",
+            )
+            return
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="warning")
 
     @db_app.command("upgrade")
     def db_upgrade(data_dir: DataDirOption = None, revision: str = "heads") -> None:

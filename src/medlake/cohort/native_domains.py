@@ -221,6 +221,8 @@ def nlp_sql(c: m.NlpCriterion, p: Params, persons: str | None) -> str:
         where.append(f"N.entity_type IN ({_strs(c.entity_type, p)})")
     if c.assertion:
         where.append(f"N.assertion IN ({_strs(list(c.assertion), p)})")
+    if persons:  # filter the facts before the join with note (NLP facts carry person_id in medlake)
+        where.append(f"(N.person_id IN (SELECT PF.person_id FROM {persons} PF) OR N.person_id IS NULL)")
     start = "COALESCE(N.term_date, NT.note_date, N.nlp_date)"
     return _event(
         "COALESCE(N.person_id, NT.person_id)",

@@ -139,7 +139,14 @@ def readme_text(spec: DatasetSpec, meta: dict[str, Any], report: DeidReport, row
         "## Provenance / 数据来源",
         f"Built from the medlake lake (OMOP CDM v5.4 tables) with the dataset specification below "
         f"(sha256 `{meta.get('spec_sha256', '')}`); variables and their windows are listed in "
-        "`data_dictionary.csv`.",
+        "`data_dictionary.csv`. Lake tables read / 读取的数据表:",
+        "",
+        "| table | rows | parts | newest part |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {name} | {info['rows']} | {info['parts']} | {info['newest_part'] or ''} |"
+            for name, info in meta.get("lake", {}).items()
+        ),
         "",
         "## De-identification / 去标识化",
         "Every column has an explicit action (allow-list, GB/T 37964-2019); see `deid_report.json`. "

@@ -8,9 +8,11 @@ cohort's registry identities, and renamed into place only when the scan is clean
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from medlake.cdm.lake import Lake
 from medlake.errors import ValidationFailed
 from medlake.export.builder import BuiltDataset, build_from_lake, deidentify_dataset
 from medlake.export.package import PackageInfo, write_package
@@ -40,6 +42,40 @@ def restrict_fields(built: BuiltDataset, fields: list[str]) -> BuiltDataset:
     return BuiltDataset(built.spec, tables, columns, built.registry)
 
 
+def lake_snapshot(data_dir: Path, spec: DatasetSpec) -> dict[str, Any]:
+    """Provenance: the rows and newest part of every lake table the spec reads."""
+    lake = Lake(data_dir)
+    tables = {"person", "person_link", "source_person", "visit_occurrence", "location"}
+    kinds = {v.type for v in spec.variables}
+    tables |= {t for k, t in _TABLE_OF.items() if k in kinds}
+    if spec.notes is not None:
+        tables.add("note")
+    if spec.cohort.kind == "cohort":
+        tables.add("cohort")
+    out: dict[str, Any] = {}
+    for name in sorted(tables):
+        parts = lake.parts(name)
+        newest = max((p.stat().st_mtime for p in parts), default=None)
+        out[name] = {
+            "rows": lake.count(name),
+            "parts": len(parts),
+            "newest_part": datetime.fromtimestamp(newest, UTC).isoformat(timespec="seconds")
+            if newest
+            else None,
+        }
+    return out
+
+
+_TABLE_OF = {
+    "condition": "condition_occurrence",
+    "drug": "drug_exposure",
+    "procedure": "procedure_occurrence",
+    "lab": "measurement",
+    "nlp_fact": "note_nlp",
+    "demographic": "death",
+}
+
+
 def release(
     spec: DatasetSpec,
     *,
@@ -52,6 +88,7 @@ def release(
     threads: int | None = None,
 ) -> PackageInfo:
     say = progress or (lambda _msg: None)
+    meta = {**(meta or {}), "lake": lake_snapshot(data_dir, spec)}
     say("querying the lake")
     built = restrict_fields(build_from_lake(spec, data_dir, threads=threads), fields or [])
     say(f"de-identifying {built.tables['patients'].num_rows} persons")
@@ -72,6 +109,6 @@ def release(
         plans=plans,
         report=report,
         formats=formats,
-        meta=meta or {},
+        meta=meta,
         scan=scan,
     )

@@ -87,7 +87,7 @@ def dataset_create(
             request,
             "export_datasets.html",
             {"datasets": saved, "dua": CURRENT_DUA, "error": exc.message},
-            422,
+            exc.http_status,
         )
     return RedirectResponse("/datasets", status_code=303)
 

@@ -54,7 +54,7 @@ _ALLOWED: dict[str, set[str]] = {
 
 
 def dua_text(version: str = CURRENT_DUA) -> str:
-    path = AGREEMENTS / f"{version}.md"
+    path = AGREEMENTS / f"{version}.txt"
     if "/" in version or not path.is_file():
         raise NotFound(f"no data-use agreement {version!r}")
     return path.read_text(encoding="utf-8")

@@ -44,6 +44,7 @@ class FileReport:
     rows_quarantined: int = 0
     written: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -265,6 +266,7 @@ def _ingest_one(
                 s.rows_quarantined,
                 dict(s.written),
                 dict(s.skipped),
+                {k: dict(v) for k, v in s.by_type.items()},
             )
         )
     return reports

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from medlake.cdm.ids import stable_id_sql
 from medlake.cdm.lake import Lake, LakeTransaction
 from medlake.cdm.schema import TABLES
 
@@ -146,8 +147,6 @@ def _rewrite_table(
 
 def apply_in(lake: Lake, tx: LakeTransaction, *, now: datetime | None = None) -> ApplyResult:
     """Remap person ids inside an open transaction (reads the committed lake: run after linking commits)."""
-    from medlake.cdm.ids import stable_id_sql
-
     now = (now or datetime.now()).replace(microsecond=0)
     out = ApplyResult()
     con = lake.connect()

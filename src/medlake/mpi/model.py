@@ -8,8 +8,9 @@ on a handful of records; with enough records u is re-estimated by seeded random 
 expectation maximisation, so two runs on the same data give the same model.
 
 Blocking (which pairs are scored at all) keeps recall with four independent routes — same resident
-id, same phone, same pinyin and birth year, same birth date and surname pinyin — and never scores two
-HIS ids against each other: HIS ids are the anchors and are not merged by the index.
+id; same phone; same pinyin, birth year and birth month or day (or the two swapped); same birth
+date and surname pinyin with a similar given name — and never scores two HIS ids against each other:
+HIS ids are the anchors and are not merged by the index.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ _NOT_HIS_PAIR = "NOT (l.src_system = 'HIS' AND r.src_system = 'HIS')"
 BLOCKING_RULES = [
     f"l.rid = r.rid AND {_NOT_HIS_PAIR}",
     f"l.phone = r.phone AND {_NOT_HIS_PAIR}",
-    f"l.name_py = r.name_py AND l.dob_year = r.dob_year AND {_NOT_HIS_PAIR}",
-    f"l.dob = r.dob AND l.surname_py = r.surname_py AND {_NOT_HIS_PAIR}",
+    # same pinyin and birth year, and the month or the day agree (or are swapped)
+    "l.name_py = r.name_py AND l.dob_year = r.dob_year AND (l.dob_month = r.dob_month OR l.dob_day = r.dob_day "
+    f"OR l.dob_month = r.dob_day) AND {_NOT_HIS_PAIR}",
+    # same birth date and surname, given name alike (a typo that is not a homophone)
+    "l.dob = r.dob AND l.surname_py = r.surname_py AND jaro_winkler_similarity(l.name_py, r.name_py) >= 0.8 "
+    f"AND {_NOT_HIS_PAIR}",
 ]
 
 #: pairs that are almost surely one person (for the prior probability of a match)

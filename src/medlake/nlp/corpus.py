@@ -81,16 +81,36 @@ def read_ccks2017(root: Path) -> Iterator[Document]:
         yield Document(str(text_path.relative_to(root)), text, spans)
 
 
+def _synth_texts(gold_path: Path) -> dict[str, str]:
+    """Note texts beside a synthetic hospital's gold file (``<out>/emr/notes-*.jsonl``), by doc_id."""
+    texts: dict[str, str] = {}
+    for path in sorted((gold_path.parent.parent / "emr").glob("notes-*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                obj = json.loads(line)
+                texts[str(obj["doc_id"])] = obj["text"]
+    return texts
+
+
 def read_medlake(path: Path) -> Iterator[Document]:
-    """medlake JSONL: ``{"doc_id", "text", "entities": [{"type", "start", "end"}]}`` per line."""
+    """medlake JSONL: ``{"doc_id", "text", "entities": [{"type", "start", "end"}]}`` per line.
+
+    A synthetic hospital's ``gold/notes_gold.jsonl`` (no text) works too: the texts are taken from
+    the ``emr/`` folder beside it.
+    """
+    texts: dict[str, str] | None = None
     with open(path, encoding="utf-8-sig") as fh:
         for n, line in enumerate(fh):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-                text = obj["text"]
                 doc_id = str(obj.get("doc_id", n))
+                if "text" in obj:
+                    text = obj["text"]
+                else:
+                    texts = _synth_texts(path) if texts is None else texts
+                    text = texts[doc_id]
                 spans = [
                     _check_span(doc_id, text, e["start"], e["end"], e["type"])
                     for e in obj.get("entities", [])

@@ -17,7 +17,7 @@ from medlake.nlp.coding import IcdCoder
 from medlake.nlp.context import PRIORITY, ConText
 from medlake.nlp.crf import CrfModel
 from medlake.nlp.lexicon import build_lexicon
-from medlake.nlp.matcher import DictMatcher, Hit
+from medlake.nlp.matcher import DictMatcher
 from medlake.nlp.textnorm import Pieces
 from medlake.nlp.timex import find_times
 from medlake.nlp.types import ANATOMY, DISEASE, LAB, OPERATION, Entity, Span, TimeExpr, Value
@@ -232,7 +232,3 @@ def _nearest_time(
                 return t
             break
     return best
-
-
-def hits_as_entities(text: str, hits: Sequence[Hit]) -> list[Entity]:
-    return [Entity(h.start, h.end, text[h.start : h.end], h.type) for h in hits]

@@ -63,7 +63,7 @@ def score_standoff(gold_path: Path, data_root: Path) -> dict[str, Any]:
                     misses[task].append([g["record"], s, e, label, pred])
         elif task == "time":
             found = find_times(text[a:b], date.fromisoformat(g["doc_date"]))
-            pred = {
+            by_span = {
                 (t.start + a, t.end + a): (
                     t.date_from.isoformat() if t.date_from else None,
                     t.date_to.isoformat() if t.date_to else None,
@@ -71,7 +71,7 @@ def score_standoff(gold_path: Path, data_root: Path) -> dict[str, Any]:
                 for t in found
             }
             for s, e, lo, hi in g["times"]:
-                ok = pred.get((s, e)) == (lo, hi)
+                ok = by_span.get((s, e)) == (lo, hi)
                 counts[task][0] += ok
                 counts[task][1] += 1
                 if not ok:

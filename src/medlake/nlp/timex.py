@@ -212,14 +212,14 @@ def find_times(text: str, doc_date: date | None) -> list[TimeExpr]:
         n = cn_number(m[1])
         if n is None:
             continue
-        lo = shift(doc_date, -n - (1 if m[3] else 0), m[2]) if doc_date else None
+        since = shift(doc_date, -n - (1 if m[3] else 0), m[2]) if doc_date else None
         claim(
             m,
             TimeExpr(
                 m.start(),
                 m.end(),
                 text[m.start() : m.end()],
-                lo,
+                since,
                 doc_date,
                 "document" if doc_date else "none",
             ),
@@ -228,11 +228,16 @@ def find_times(text: str, doc_date: date | None) -> list[TimeExpr]:
         n = cn_number(m[1])
         if n is None or (m.start() > 0 and norm[m.start() - 1] not in ",，;；。:：\n "):
             continue  # "治疗2年后" counts from an event, not from the document date
-        lo = shift(doc_date, n, m[2]) if doc_date else None
+        later = shift(doc_date, n, m[2]) if doc_date else None
         claim(
             m,
             TimeExpr(
-                m.start(), m.end(), text[m.start() : m.end()], lo, lo, "document" if doc_date else "none"
+                m.start(),
+                m.end(),
+                text[m.start() : m.end()],
+                later,
+                later,
+                "document" if doc_date else "none",
             ),
         )
     found.sort(key=lambda t: t.start)

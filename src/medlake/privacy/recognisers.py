@@ -93,7 +93,9 @@ _MRN_LABELS = (
     "登记号|住院号|病案号|病历号|检查号|门诊号|就诊号|影像号|病理号|标本号|检验号|申请单号|医保号|"
     "医保卡号|就诊卡号|卡号|ID号|ID|流水号|条码号|放射号|超声号"
 )
-_MRN_LABELLED = re.compile(rf"(?<![A-Za-z])(?:{_MRN_LABELS})\s*[：:]?\s*([A-Za-z]{{0,4}}[-_]?\d[\dA-Za-z\-_]{{3,}})")
+_MRN_LABELLED = re.compile(
+    rf"(?<![A-Za-z])(?:{_MRN_LABELS})\s*[：:]?\s*([A-Za-z]{{0,4}}[-_]?\d[\dA-Za-z\-_]{{3,}})"
+)
 # bare identifiers in the hospital's formats: a letter prefix and at least six digits
 _MRN_BARE = re.compile(r"(?<![0-9A-Za-z])([A-Z]{1,4}\d{6,}[A-Z0-9]*)(?![0-9A-Za-z]|\.\d)")
 

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from medlake.cdm.lake import Lake
-from medlake.search.index import index_files, update_index
+from medlake.search.index import index_path, update_index
 from medlake.search.query import Node, Not, Or, Term, all_terms, parse_query, positive_terms
 
 
@@ -73,12 +73,11 @@ class NoteSearcher:
         self.con = duckdb.connect(":memory:")
         if threads:
             self.con.execute(f"SET threads={int(threads)}")
-        files = [str(p) for p in index_files(lake)]
+        db = index_path(lake)
         parts = [str(p) for p in lake.parts("note")]
-        if files:
-            self.con.execute(
-                f"CREATE VIEW idx AS SELECT gram, note_id, pos FROM read_parquet({_paths(files)})"
-            )
+        if db.exists():
+            self.con.execute("ATTACH " + _paths([str(db)])[1:-1] + " AS ix (READ_ONLY)")
+            self.con.execute("CREATE VIEW idx AS SELECT gram, note_id, pos FROM ix.postings")
         else:
             self.con.execute(
                 "CREATE VIEW idx AS SELECT CAST(NULL AS VARCHAR) AS gram, CAST(NULL AS BIGINT) AS note_id, CAST(NULL AS INTEGER) AS pos WHERE false"

@@ -33,9 +33,10 @@ class SynthConfig:
             raise ValidationFailed("--patients must be at least 1")
         if self.seed < 0:
             raise ValidationFailed("--seed must be a non-negative integer")
-        if (self.end_date - self.start_date).days < 365:
+        if (self.end_date - self.start_date).days < 730:
             raise ValidationFailed(
-                "the date range must span at least one year", hint="Check --start-date/--end-date."
+                "the date range must span at least two years (patients' care can last a year)",
+                hint="Check --start-date/--end-date.",
             )
         if self.xlsx_engine not in ("stream", "openpyxl"):
             raise ValidationFailed(

@@ -34,6 +34,7 @@ from medlake.synth.writers.his import add_his
 from medlake.synth.writers.lis import add_lis
 from medlake.synth.writers.pacs import PacsWriter
 from medlake.synth.writers.truth import add_truth
+from medlake.synth.writers.xlsx import render_rows
 
 Progress = Callable[[int], None]
 _OUTPUT_DIRS = ("his", "emr", "lis", "pacs", "partner", "gold", "truth")
@@ -107,6 +108,10 @@ def build_chunk(config: SynthConfig, chunk: int) -> ChunkOutput:
             counts["imaging_studies"] += len(v.imaging)
             counts["lab_messages"] += len(v.labs)
     result.texts = buffers.texts()
+    result.order_count = counts["drug_orders"] = len(result.order_rows)
+    if config.xlsx_engine == "stream":
+        result.order_xml = render_rows(result.order_rows)
+        result.order_rows = []
     result.lis_weeks = {wk: ("".join(msgs), len(msgs)) for wk, msgs in weeks.items()}
     counts["dicom_files"] += pacs.files
     counts["partner_bundles"] += fhir.count
@@ -143,7 +148,6 @@ def generate(config: SynthConfig, progress: Progress | None = None, workers: int
     for chunk in _chunks(config, effective_workers(workers)):
         files.append(chunk)
         totals.update(chunk.counts)
-        totals["drug_orders"] += len(chunk.order_rows)
         if progress is not None:
             progress(chunk.patients)
     books, lis_files = files.close()

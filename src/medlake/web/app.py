@@ -89,7 +89,6 @@ def create_app(
         threading.Thread(target=dashboard.dashboard, args=(app.state.reader,), daemon=True).start()
         patients.warm_indexes(app.state.reader)
         yield
-        app.state.reader.close()
 
     if migrate:
         upgrade(settings)
@@ -126,3 +125,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     record_permissions(app)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` with several worker processes (settings from MEDLAKE_*)."""
+    return create_app(Settings())

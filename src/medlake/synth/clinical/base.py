@@ -21,6 +21,7 @@ from medlake.synth.model import (
     Patient,
     Visit,
 )
+from medlake.synth.rand import pick
 from medlake.synth.vocab import LabTest, Vocab
 
 SURGEONS = ["王建国", "李志强", "张海峰", "刘明", "陈立新", "杨帆", "赵卫东", "孙红", "周文斌", "吴晓燕"]
@@ -134,7 +135,7 @@ class StoryBuilder:
     ) -> Operation:
         c = self.vocab.operations[key]
         op = Operation(
-            key, c.code, c.name, start.date(), self.rng.choice(SURGEONS), anesthesia, start, dict(details)
+            key, c.code, c.name, start.date(), pick(self.rng, SURGEONS), anesthesia, start, dict(details)
         )
         v.operations.append(op)
         return op

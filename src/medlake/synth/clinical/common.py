@@ -14,6 +14,7 @@ from importlib import resources
 from medlake.errors import VocabularyError
 from medlake.synth.clinical.base import StoryBuilder
 from medlake.synth.model import Visit
+from medlake.synth.rand import pick
 
 _COND_HEADER = (
     "key",
@@ -96,9 +97,9 @@ def comorbidities(b: StoryBuilder) -> None:
     if age >= 40 and r.random() < 0.1:
         h["lipid"] = True
     if r.random() < 0.12:
-        h["allergy"] = r.choice(["青霉素", "头孢类药物", "磺胺类药物"])
+        h["allergy"] = pick(r, ["青霉素", "头孢类药物", "磺胺类药物"])
     if r.random() < 0.2:
-        h["family"] = (r.choice(["母亲", "父亲"]), r.choice(["htn", "dm2", "chd", "stroke"]))
+        h["family"] = (pick(r, ["母亲", "父亲"]), pick(r, ["htn", "dm2", "chd", "stroke"]))
 
 
 def add_comorbidity_dx(b: StoryBuilder, v: Visit) -> None:
@@ -112,7 +113,7 @@ def add_comorbidity_dx(b: StoryBuilder, v: Visit) -> None:
 
 
 def outpatient(b: StoryBuilder, when: datetime) -> Visit:
-    key, dept, drug, _ = b.rng.choice(_OUTPATIENT)
+    key, dept, drug, _ = pick(b.rng, _OUTPATIENT)
     v = b.visit("门诊", dept, when)
     b.dx(v, key, primary=True)
     add_comorbidity_dx(b, v)
@@ -164,7 +165,7 @@ def ordinary(b: StoryBuilder) -> None:
         conds = conditions()
         age = b.person.age_on(day)
         keys = list(conds) if age >= 18 else ["pneumonia", "radius_fx", "appendicitis"]
-        admission(b, conds[r.choice(keys)], b.at(day, 0, 23))
+        admission(b, conds[pick(r, keys)], b.at(day, 0, 23))
 
 
 def diabetes(b: StoryBuilder) -> None:
@@ -198,9 +199,9 @@ def hypertension(b: StoryBuilder) -> None:
         v = b.visit("门诊", "0102", b.at(day))
         b.dx(v, "htn", primary=True)
         v.facts["bp"] = (r.randint(135, 175), r.randint(85, 105))
-        b.order(v, r.choice(["amlodipine", "valsartan"]), v.start, days=30)
+        b.order(v, pick(r, ["amlodipine", "valsartan"]), v.start, days=30)
         if r.random() < 0.3:
             b.routine_labs(v, v.start + timedelta(minutes=20))
         day += timedelta(days=r.randint(30, 120))
     if r.random() < 0.2:
-        admission(b, conditions()[r.choice(["angina", "stroke"])], b.at(day, 0, 23))
+        admission(b, conditions()[pick(r, ["angina", "stroke"])], b.at(day, 0, 23))

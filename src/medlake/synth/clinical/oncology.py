@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from medlake.synth.clinical.base import StoryBuilder
 from medlake.synth.clinical.common import add_comorbidity_dx, comorbidities
 from medlake.synth.model import Visit
+from medlake.synth.rand import pick
 
 
 def _receptors(b: StoryBuilder) -> dict[str, object]:
@@ -21,10 +22,10 @@ def _receptors(b: StoryBuilder) -> dict[str, object]:
         fish = r.random() < 0.35
         her2 = fish
     return {
-        "er": er, "er_pct": r.choice([60, 70, 80, 90, 95]) if er else 0,
-        "pr": pr, "pr_pct": r.choice([10, 20, 40, 60, 80]) if pr else 0,
+        "er": er, "er_pct": pick(r, [60, 70, 80, 90, 95]) if er else 0,
+        "pr": pr, "pr_pct": pick(r, [10, 20, 40, 60, 80]) if pr else 0,
         "her2_ihc": her2_ihc, "her2_fish": fish, "her2": her2,
-        "ki67": r.choice([5, 10, 15, 20, 30, 40, 50, 60]),
+        "ki67": pick(r, [5, 10, 15, 20, 30, 40, 50, 60]),
     }  # fmt: skip
 
 
@@ -47,7 +48,7 @@ def breast_cancer(b: StoryBuilder) -> None:
     comorbidities(b)
     h = b.patient.history
     rec = _receptors(b)
-    side = r.choice(["左", "右"])
+    side = pick(r, ["左", "右"])
     size = (r.randint(12, 45), 0)
     size = (size[0], max(8, size[0] - r.randint(1, 10)))
     h.update(
@@ -70,7 +71,7 @@ def breast_cancer(b: StoryBuilder) -> None:
     op = b.operation(
         v, "mastectomy" if size[0] > 25 or r.random() < 0.6 else "lumpectomy", b.at(op_day, 8, 12)
     )
-    op.details.update(side=side, blood_ml=r.choice([50, 80, 100, 150]), nodes=r.randint(0, 6))
+    op.details.update(side=side, blood_ml=pick(r, [50, 80, 100, 150]), nodes=r.randint(0, 6))
     _ihc_labs(b, v, rec, op.start + timedelta(days=3))
     b.order(v, "cefuroxime", op.start - timedelta(minutes=40), days=2)
     b.order(v, "flurbiprofen", op.start + timedelta(hours=4), days=3)
@@ -114,7 +115,7 @@ def cervical_cancer(b: StoryBuilder) -> None:
     r = b.rng
     comorbidities(b)
     h = b.patient.history
-    stage = r.choice(["IB1", "IB2", "IB3", "IIA1", "IIA2"])
+    stage = pick(r, ["IB1", "IB2", "IB3", "IIA1", "IIA2"])
     h.update(
         story="cervical",
         stage=stage,
@@ -133,7 +134,7 @@ def cervical_cancer(b: StoryBuilder) -> None:
     b.routine_labs(v, adm + timedelta(hours=r.uniform(1, 3)))
     op_day = adm.date() + timedelta(days=2)
     op = b.operation(v, "lap_radical_hyst" if r.random() < 0.5 else "radical_hyst", b.at(op_day, 8, 11))
-    op.details.update(blood_ml=r.choice([100, 200, 300, 400]), nodes=r.randint(0, 3))
+    op.details.update(blood_ml=pick(r, [100, 200, 300, 400]), nodes=r.randint(0, 3))
     b.order(v, "cefuroxime", op.start - timedelta(minutes=40), days=3)
     b.order(v, "enoxaparin", op.start + timedelta(hours=12), days=5)
     v.facts.update(story="cervical", op_day=op_day, pathology=True)

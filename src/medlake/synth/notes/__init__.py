@@ -18,6 +18,7 @@ from medlake.synth.notes.discharge import discharge_note
 from medlake.synth.notes.pieces import NoteCtx
 from medlake.synth.notes.reports import imaging_report, pathology_report
 from medlake.synth.notes.textbuild import Doc
+from medlake.synth.rand import pick
 from medlake.synth.vocab import Vocab
 
 TITLES = {
@@ -62,7 +63,7 @@ def compose_notes(patient: Patient, vocab: Vocab, rng: random.Random, counters: 
     """All notes of one patient, in time order, with doc ids from ``counters``."""
     drafts: list[tuple[datetime, str, Visit, Doc, str, str | None]] = []
     for v in patient.visits:
-        doctor = rng.choice(PHYSICIANS)
+        doctor = pick(rng, PHYSICIANS)
         ctx = NoteCtx(vocab, rng, patient, v, doctor)
         if v.kind == "住院" and v.facts:
             t = _clamp(v, v.start + timedelta(hours=rng.uniform(1, 6)))
@@ -77,14 +78,14 @@ def compose_notes(patient: Patient, vocab: Vocab, rng: random.Random, counters: 
                 drafts.append((t, "病程记录", v, progress_note(ctx, t, kind), doctor, None))
             if v.facts.get("pathology") and v.operations:
                 t = _clamp(v, v.operations[0].start + timedelta(days=3, hours=rng.uniform(1, 6)))
-                pctx = NoteCtx(vocab, rng, patient, v, rng.choice(PHYSICIANS))
+                pctx = NoteCtx(vocab, rng, patient, v, pick(rng, PHYSICIANS))
                 path_no = f"B{t.year}{v.visit_no[-6:]}"
                 drafts.append((t, "病理报告", v, pathology_report(pctx, path_no, t), pctx.doctor, None))
             assert v.end is not None
             drafts.append((v.end, "出院小结", v, discharge_note(ctx, v.end), doctor, None))
         for s in v.imaging:
             t = s.time + timedelta(hours=rng.uniform(0.5, 3))
-            ictx = NoteCtx(vocab, rng, patient, v, rng.choice(PHYSICIANS))
+            ictx = NoteCtx(vocab, rng, patient, v, pick(rng, PHYSICIANS))
             drafts.append((t, "影像报告", v, imaging_report(ictx, s), ictx.doctor, s.accession))
     drafts.sort(key=lambda d: d[0])
     notes: list[Note] = []
@@ -98,7 +99,7 @@ def compose_notes(patient: Patient, vocab: Vocab, rng: random.Random, counters: 
                 v.visit_no,
                 doc_type,
                 t,
-                rng.choice(TITLES[doc_type]),
+                pick(rng, TITLES[doc_type]),
                 doc.text(),
                 author,
                 acc,

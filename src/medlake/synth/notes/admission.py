@@ -24,6 +24,7 @@ from medlake.synth.notes.pieces import (
 )
 from medlake.synth.notes.reports import impression
 from medlake.synth.notes.textbuild import Doc, Ent, Phi, Piece, Time
+from medlake.synth.rand import pick
 
 RULE_OUT = {"pneumonia": "肺结核", "angina": "急性心肌梗死", "copd": "肺癌", "appendicitis": "泌尿系结石",
             "gallstone": "胆总管结石", "breast": "乳腺纤维腺瘤", "stroke": "脑出血"}  # fmt: skip
@@ -127,7 +128,7 @@ def _hpi(doc: Doc, ctx: NoteCtx, f: dict[str, object], doc_time: datetime) -> No
         doc.say(r, "adm.hpi.common", onset=start, sym=sym, neg=neg, dx=dx, exam=exam, impression=imp)
     elif story == "breast":
         a, b = size_of(h)
-        sep = r.choice(["*", "×"])
+        sep = pick(r, ["*", "×"])
         size: Piece = (
             [Ent("肿块", "S", "p", None, f"{a}*{b}", "mm"), f"{a}{sep}{b}mm"]
             if r.random() < 0.5
@@ -146,7 +147,7 @@ def _hpi(doc: Doc, ctx: NoteCtx, f: dict[str, object], doc_time: datetime) -> No
         doc.say(
             r, "adm.hpi.tapvc", onset=onset(r, v.start, max(1, as_int(f, "onset_d", 7)), "d"),  # type: ignore[call-overload]
             neg=negations(r, ["发热", "咳嗽", "抽搐"]), exam=exam, dx=dx, gravida=str(r.randint(1, 3)),
-            para=str(r.randint(1, 2)), delivery=r.choice(["顺产", "剖宫产"]),
+            para=str(r.randint(1, 2)), delivery=pick(r, ["顺产", "剖宫产"]),
             birth_weight=f"{r.uniform(2.6, 3.8):.1f}kg",
         )  # fmt: skip
     elif story == "tapvc_reop":
@@ -173,7 +174,7 @@ def _hpi(doc: Doc, ctx: NoteCtx, f: dict[str, object], doc_time: datetime) -> No
                 "补液",
             ],
         ]
-        fluid = r.choice(fluid_options)
+        fluid = pick(r, fluid_options)
         neg_words = ["昏迷", "呕吐"] + ([] if f["inhalation"] else ["声音嘶哑", "呼吸困难"])
         agent, verb = BURN_AGENTS.get(str(f["mech"]), ("热源", "烧伤"))
         doc.say(r, "adm.hpi.burn", onset=when, agent=agent, verb=verb,
@@ -220,7 +221,7 @@ def _past(doc: Doc, ctx: NoteCtx) -> None:
     if "htn_years" in h:
         bp = f"{r.randint(150, 180)}/{r.randint(90, 110)}mmHg"
         doc.say(r, "adm.past.htn", htn=dx_ent(vocab, "htn"), years=f"{h['htn_years']}年", bp=bp,
-                drug=Ent(vocab.drugs[r.choice(["amlodipine", "valsartan"])].name, "M"))  # fmt: skip
+                drug=Ent(vocab.drugs[pick(r, ["amlodipine", "valsartan"])].name, "M"))  # fmt: skip
     else:
         absent.append(Ent("高血压", "D", "n", "I10.x00"))
     if "dm_years" in h:
@@ -251,7 +252,7 @@ def _personal(doc: Doc, ctx: NoteCtx) -> None:
 
     def habits(d: Doc) -> None:
         if smoker:
-            d.say(r, "adm.habits.smoke", years=str(r.randint(5, 30)), n=str(r.choice([5, 10, 20])))
+            d.say(r, "adm.habits.smoke", years=str(r.randint(5, 30)), n=str(pick(r, [5, 10, 20])))
         else:
             d.say(r, "adm.habits.none")
 
@@ -281,7 +282,7 @@ def _family(doc: Doc, ctx: NoteCtx) -> None:
         doc.say(r, "adm.family.child", father=Phi(kids["父亲"], "NAME"), mother=Phi(kids["母亲"], "NAME"))
     elif "family" in h:
         rel, key = (str(x) for x in h["family"])  # type: ignore[attr-defined]
-        rel_text = r.choice([f"其{RELATION[rel]}", rel])
+        rel_text = pick(r, [f"其{RELATION[rel]}", rel])
         doc.say(r, "adm.family.rel", rel=rel_text, dx=Ent(FAMILY_DX[key], "D", "f", FAMILY_CODE[key]))
     else:
         doc.say(r, "adm.family.none")

@@ -18,6 +18,7 @@ from medlake.synth.notes.pieces import (
     words,
 )
 from medlake.synth.notes.textbuild import Doc, Ent, Phi, Piece, Time
+from medlake.synth.rand import pick
 
 
 def _labs_at(ctx: NoteCtx, when: datetime) -> Piece:
@@ -37,11 +38,14 @@ def progress_note(ctx: NoteCtx, when: datetime, kind: str) -> Doc:
     f = ctx.visit.facts
     v = ctx.visit
     doc = Doc()
-    status = r.choice(["一般情况可", "神志清，精神可", "生命体征平稳"])
+
+    def status(d: Doc) -> None:
+        d.say(r, "prog.status")
+
     if kind == "postop":
         op = v.operations[0]
         n = max(1, (when.date() - op.day).days)
-        _title(doc, ctx, when, r.choice(["术后查房", "主治医师查房"]))
+        _title(doc, ctx, when, pick(r, ["术后查房", "主治医师查房"]))
         rel = Time(f"术后第{n}天", (op.day + timedelta(days=n)).isoformat())
         doc.say(
             r, "prog.postop", rel=rel, status=status, labs=_labs_at(ctx, when), doctor=Phi(ctx.doctor, "NAME")
@@ -114,7 +118,7 @@ def progress_note(ctx: NoteCtx, when: datetime, kind: str) -> Doc:
         lac_panel = [p for p in v.labs if p.panel == "血气分析"]
         lac_val = lac_panel[-1].results[0].value if lac_panel else "2.0"
         lac = [Ent("血乳酸", "L", "p", None, lac_val, "mmol/L"), f"{lac_val}mmol/L"]
-        doc.say(r, "prog.tapvc", rel=rel, status=r.choice(["生命体征平稳", "循环稳定", "病情平稳"]),
+        doc.say(r, "prog.tapvc", rel=rel, status=pick(r, ["生命体征平稳", "循环稳定", "病情平稳"]),
                 hr=f"{r.randint(130, 165)}次/分", spo2=f"{r.randint(92, 99)}%", lac=lac,
                 drug=Ent(ctx.vocab.drugs["milrinone"].name, "M"))  # fmt: skip
     doc.say(r, "sign", doctor=Phi(ctx.doctor, "NAME"), date=date_piece(r, when.date()))
@@ -162,7 +166,7 @@ def _op_body(doc: Doc, ctx: NoteCtx, op: Operation) -> None:
         doc.t(f"切除坏死焦痂及失活组织约{max(1, int(float(ctx.visit.facts.get('deep', 5) or 5)))}%体表面积，")  # type: ignore[arg-type]
         doc.t("取自体刃厚皮片移植覆盖创面，加压包扎。" if k == "skin_graft" else "创面止血后以生物敷料覆盖。")
     else:
-        doc.t(r.choice(["按常规步骤完成手术，", "依次显露、处理病灶，"]))
+        doc.t(pick(r, ["按常规步骤完成手术，", "依次显露、处理病灶，"]))
         doc.t("过程顺利。")
 
 
@@ -180,7 +184,7 @@ def operation_note(ctx: NoteCtx, op: Operation, when: datetime) -> Doc:
     _op_body(doc, ctx, op)
     blood = op.details.get(
         "blood_ml",
-        r.choice([5, 10, 20, 50]) if op.key not in ("tapvc_repair", "pv_reop") else r.choice([20, 30, 50]),
+        pick(r, [5, 10, 20, 50]) if op.key not in ("tapvc_repair", "pv_reop") else pick(r, [20, 30, 50]),
     )
     doc.say(r, "op.body.end", blood=f"{blood}ml")
     doc.say(r, "sign", doctor=Phi(op.surgeon, "NAME"), date=datetime_piece(r, when))

@@ -8,6 +8,7 @@ from datetime import datetime
 from medlake.synth.notes.admission import chief_pieces
 from medlake.synth.notes.pieces import NoteCtx, date_piece, dx_ent, identifiers, words
 from medlake.synth.notes.textbuild import Doc, Ent, Phi, Piece
+from medlake.synth.rand import pick
 
 
 def discharge_note(ctx: NoteCtx, when: datetime) -> Doc:
@@ -64,6 +65,6 @@ def discharge_note(ctx: NoteCtx, when: datetime) -> Doc:
             doc.t(f"{n}.")
             doc.ent(Ent(o.name, "M", "p", None, o.dose, o.unit))
             doc.t(f" {o.dose}{o.unit} {o.route} {o.freq}\n")
-    doc.say(r, "dis.follow", n=str(n + 1), when=r.choice(["1周后", "2周后", "1月后", "术后1月"]))
+    doc.say(r, "dis.follow", n=str(n + 1), when=pick(r, ["1周后", "2周后", "1月后", "术后1月"]))
     doc.say(r, "sign", doctor=Phi(ctx.doctor, "NAME"), date=date_piece(r, when.date()))
     return doc

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from medlake.synth.model import LabPanel, Patient, Visit
 from medlake.synth.notes.textbuild import Ent, Phi, Piece, Time
+from medlake.synth.rand import pick
 from medlake.synth.vocab import Vocab
 
 SEX_ZH = {"1": "男", "2": "女"}
@@ -78,17 +79,17 @@ def duration(rng: random.Random, n: int, unit: str) -> str:
     if unit == "h":
         return f"{n}小时"
     if unit == "d":
-        return rng.choice([f"{n}天", f"{n}日", f"{n}天余"])
+        return pick(rng, [f"{n}天", f"{n}日", f"{n}天余"])
     if unit == "m":
-        return rng.choice([f"{n}月余", f"{n}个月", f"{n}月"])
-    return rng.choice([f"{n}年余", f"{n}年", f"{n}余年"])
+        return pick(rng, [f"{n}月余", f"{n}个月", f"{n}月"])
+    return pick(rng, [f"{n}年余", f"{n}年", f"{n}余年"])
 
 
 def onset(rng: random.Random, anchor: datetime, n: int, unit: str) -> Time:
     """A relative onset time (入院前3月余, 2天前), normalised to the date it refers to."""
     when = (anchor - timedelta(days=n * _UNIT_DAYS[unit])).date()
     dur = duration(rng, n, unit)
-    text = rng.choice([f"入院前{dur}", f"{dur}前"])
+    text = pick(rng, [f"入院前{dur}", f"{dur}前"])
     return Time(text, when.isoformat())
 
 
@@ -126,7 +127,7 @@ def listing(items: list[Piece], rng: random.Random) -> list[Piece]:
     out: list[Piece] = []
     for i, it in enumerate(items):
         if i:
-            out.append(rng.choice(["和", "及"]) if i == len(items) - 1 and len(items) > 2 else "、")
+            out.append(pick(rng, ["和", "及"]) if i == len(items) - 1 and len(items) > 2 else "、")
         out.append(it)
     return out
 
@@ -149,7 +150,7 @@ def lab_piece(vocab: Vocab, rng: random.Random, abbr: str, value: str) -> list[P
     unit = t.unit
     shown = f"×{unit}" if unit.startswith("10^") else unit
     label = t.abbr if rng.random() < 0.7 else t.name
-    sep = rng.choice([" ", "", "：", " "])
+    sep = pick(rng, [" ", "", "：", " "])
     return [Ent(label, "L", "p", None, value, unit or None), f"{sep}{value}{shown}"]
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from medlake.synth.model import ImagingStudy
 from medlake.synth.notes.pieces import NoteCtx, date_piece, identifiers, size_of
 from medlake.synth.notes.textbuild import Doc, Ent, Phi, Piece
+from medlake.synth.rand import pick
 
 
 def finding_slots(ctx: NoteCtx, finding: str) -> dict[str, Piece]:
@@ -27,7 +28,7 @@ def finding_slots(ctx: NoteCtx, finding: str) -> dict[str, Piece]:
     }
     if finding == "cervix_mass":
         a, b = r.randint(22, 45), r.randint(18, 35)
-    sep = r.choice(["*", "×", "x"])
+    sep = pick(r, ["*", "×", "x"])
     slots["size"] = f"{a}{sep}{b}mm"
     return slots
 
@@ -59,7 +60,7 @@ def _breast_pathology(doc: Doc, ctx: NoteCtx) -> None:
     h = ctx.patient.history
     side = str(h["side"])
     a, b = size_of(h)
-    grade = r.choice(["Ⅰ", "Ⅱ", "Ⅱ", "Ⅲ"])
+    grade = pick(r, ["Ⅰ", "Ⅱ", "Ⅱ", "Ⅲ"])
     doc.t(f"标本：{side}侧乳腺切除标本及腋窝淋巴结。\n病理诊断：（{side}乳）")
     doc.ent(Ent("浸润性导管癌", "D", "p", "C50.900"))
     dims = f"{a / 10:.1f}×{b / 10:.1f}×{max(b - 3, 5) / 10:.1f}"
@@ -97,11 +98,12 @@ def _breast_pathology(doc: Doc, ctx: NoteCtx) -> None:
         doc.t("扩增（HER2/CEP17比值 2.6）。" if h["her2_fish"] else "无扩增（HER2/CEP17比值 1.3）。")
     if h["er"] and h["pr"] and h["her2"]:
         doc.t(
-            r.choice(
+            pick(
+                r,
                 [
                     "\n分子分型：三阳性（Luminal B，HER2阳性型）。",
                     "\n备注：ER、PR、HER2均阳性（三阳性乳腺癌）。",
-                ]
+                ],
             )
         )
     elif not h["er"] and not h["pr"] and not h["her2"]:
@@ -115,7 +117,7 @@ def _cervical_pathology(doc: Doc, ctx: NoteCtx) -> None:
     doc.ent(Ent(str(h["histology"]), "D", "p", "C53.900"))
     nodes = ctx.visit.operations[0].details.get("nodes", 0) if ctx.visit.operations else 0
     doc.t(
-        f"，{r.choice(['中分化', '中-低分化', '高分化'])}，浸润深度约{r.randint(5, 15)}mm（>1/2肌层）；"
+        f"，{pick(r, ['中分化', '中-低分化', '高分化'])}，浸润深度约{r.randint(5, 15)}mm（>1/2肌层）；"
         f"脉管内癌栓（{'+' if r.random() < 0.3 else '-'}）；双侧宫旁及阴道切缘未见癌累及；"
         f"盆腔淋巴结{nodes}/{r.randint(18, 30)}枚见癌转移。FIGO分期：{h['stage']}期。"
     )

@@ -10,11 +10,10 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from importlib import resources
-from typing import Union
+from typing import NamedTuple, Union
 
 from medlake.errors import VocabularyError
 
@@ -37,8 +36,7 @@ ASSERTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Ent:
+class Ent(NamedTuple):
     text: str
     type: str  # one letter of ENTITY_TYPES
     assertion: str = "p"
@@ -48,14 +46,12 @@ class Ent:
     date: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Phi:
+class Phi(NamedTuple):
     text: str
     type: str  # NAME | ID | PHONE | ADDRESS | DATE | MRN | ACCESSION
 
 
-@dataclass(frozen=True, slots=True)
-class Time:
+class Time(NamedTuple):
     text: str
     date: str  # ISO date the expression refers to
     phi: bool = False  # exact dates are personal identifiers too
@@ -81,25 +77,31 @@ class Doc:
         self.pos += len(s)
 
     def emit(self, piece: Piece, assertion: str | None = None) -> None:
-        if isinstance(piece, str):
-            self.t(piece)
-        elif isinstance(piece, Ent):
-            self.ent(piece, assertion)
-        elif isinstance(piece, Phi):
+        kind = type(piece)
+        if kind is str:
+            self.parts.append(piece)  # type: ignore[arg-type]
+            self.pos += len(piece)  # type: ignore[arg-type]
+        elif kind is Ent:
+            self.ent(piece, assertion)  # type: ignore[arg-type]
+        elif kind is list:
+            for p in piece:  # type: ignore[union-attr]
+                self.emit(p, assertion)  # type: ignore[arg-type]
+        elif kind is Phi:
+            text = piece.text  # type: ignore[union-attr]
             start = self.pos
-            self.t(piece.text)
-            self.phi.append({"type": piece.type, "start": start, "end": self.pos, "text": piece.text})
-        elif isinstance(piece, Time):
+            self.parts.append(text)
+            self.pos += len(text)
+            self.phi.append({"type": piece.type, "start": start, "end": self.pos, "text": text})  # type: ignore[union-attr]
+        elif kind is Time:
+            text = piece.text  # type: ignore[union-attr]
             start = self.pos
-            self.t(piece.text)
-            self.times.append({"start": start, "end": self.pos, "text": piece.text, "date": piece.date})
-            if piece.phi:
-                self.phi.append({"type": "DATE", "start": start, "end": self.pos, "text": piece.text})
-        elif isinstance(piece, list):
-            for p in piece:
-                self.emit(p, assertion)
+            self.parts.append(text)
+            self.pos += len(text)
+            self.times.append({"start": start, "end": self.pos, "text": text, "date": piece.date})  # type: ignore[union-attr]
+            if piece.phi:  # type: ignore[union-attr]
+                self.phi.append({"type": "DATE", "start": start, "end": self.pos, "text": text})
         else:
-            piece(self)
+            piece(self)  # type: ignore[operator]
 
     def ent(self, e: Ent, assertion: str | None = None) -> None:
         start = self.pos
@@ -128,8 +130,18 @@ class Doc:
         if alternatives is None:
             raise VocabularyError(f"no phrase {key!r}")
         parts = self.parts
-        tokens = alternatives[int(rng.random() * len(alternatives))]
-        for kind, a, b in tokens:
+        chosen = alternatives[int(rng.random() * len(alternatives))]
+        if isinstance(chosen, Static):  # no slots: text and entities known in advance
+            base = self.pos
+            parts.append(chosen.text)
+            self.pos = base + len(chosen.text)
+            for template in chosen.entities:
+                row = dict(template)
+                row["start"] = base + template["start"]  # type: ignore[operator]
+                row["end"] = base + template["end"]  # type: ignore[operator]
+                self.entities.append(row)
+            return
+        for kind, a, b in chosen:
             if kind == "t":
                 parts.append(a)  # type: ignore[arg-type]
                 self.pos += len(a)  # type: ignore[arg-type]
@@ -188,18 +200,36 @@ def parse_template(template: str, where: str) -> list[Token]:
     return out
 
 
+class Static(NamedTuple):
+    """A phrasing without slots, rendered once at load: its text and entity rows (offsets relative)."""
+
+    text: str
+    entities: list[dict[str, object]]
+
+
+def _compile(tokens: list[Token]) -> list[Token] | Static:
+    if any(kind == "s" for kind, _, _ in tokens):
+        return tokens
+    doc = Doc()
+    for kind, a, _ in tokens:
+        if kind == "t":
+            doc.t(a)  # type: ignore[arg-type]
+        else:
+            doc.ent(a)  # type: ignore[arg-type]
+    return Static(doc.text(), doc.entities)
+
+
 @lru_cache(maxsize=1)
-def phrasebook() -> dict[str, list[list[Token]]]:
+def phrasebook() -> dict[str, list[list[Token] | Static]]:
     """``phrases.tsv``: ``key<TAB>template`` lines; repeated keys are alternative phrasings."""
     text = resources.files("medlake.synth.notes").joinpath("phrases.tsv").read_text(encoding="utf-8")
-    book: dict[str, list[list[Token]]] = {}
+    book: dict[str, list[list[Token] | Static]] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         key, sep, template = line.partition("\t")
         if not sep or not key or "\t" in template:
             raise VocabularyError(f"phrases.tsv:{lineno}: expected key<TAB>template")
-        book.setdefault(key, []).append(
-            parse_template(template.replace("\\n", "\n"), f"phrases.tsv:{lineno}")
-        )
+        tokens = parse_template(template.replace("\\n", "\n"), f"phrases.tsv:{lineno}")
+        book.setdefault(key, []).append(_compile(tokens))
     return book

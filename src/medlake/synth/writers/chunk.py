@@ -15,7 +15,9 @@ class ChunkOutput:
     index: int
     patients: int
     texts: dict[str, str] = field(default_factory=dict)  # relative path -> text to append
-    order_rows: list[list[str]] = field(default_factory=list)
+    order_rows: list[list[str]] = field(default_factory=list)  # openpyxl engine
+    order_xml: str = ""  # stream engine: the rows already rendered
+    order_count: int = 0
     lis_weeks: dict[str, tuple[str, int]] = field(default_factory=dict)  # yyyymmdd -> (messages, count)
     counts: Counter[str] = field(default_factory=Counter)
 

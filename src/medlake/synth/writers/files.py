@@ -49,7 +49,10 @@ class OutputFiles:
                     raise KeyError(f"unexpected output {key}")
                 f = self._open(key, "utf-8")
             f.write(chunk.texts[key])
-        self.books.append(chunk.order_rows)
+        if chunk.order_xml:
+            self.books.append_xml(chunk.order_xml, chunk.order_count)
+        else:
+            self.books.append(chunk.order_rows)
         self.lis.append(chunk.lis_weeks)
 
     def close(self) -> tuple[list[Path], int]:

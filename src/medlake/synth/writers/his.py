@@ -165,6 +165,15 @@ class OrderBooks:
         self._ws.append(ORDER_HEADER)
         self._ws_rows = 0
 
+    def append_xml(self, xml: str, n_rows: int) -> None:
+        """Rows rendered by ``render_rows`` in a worker (stream engine only); a chunk never splits."""
+        if self._ws_rows and self._ws_rows + n_rows > self.max_rows:
+            self._new_book()
+        assert isinstance(self._ws, XlsxStream)
+        self._ws.append_xml(xml, n_rows)
+        self._ws_rows += n_rows
+        self.rows += n_rows
+
     def append(self, rows: list[list[str]]) -> None:
         for row in rows:
             if self._ws_rows >= self.max_rows:

@@ -54,13 +54,15 @@ _SHEET_HEAD = (
 _SHEET_TAIL = "</sheetData></worksheet>"
 
 
-def _col(i: int) -> str:
-    name = ""
-    i += 1
-    while i:
-        i, rem = divmod(i - 1, 26)
-        name = chr(65 + rem) + name
-    return name
+def render_rows(rows: list[list[str]]) -> str:
+    """Sheet XML for ``rows`` without row/cell references (optional in SpreadsheetML), so chunks
+    can be rendered in worker processes and concatenated in order; empty cells are ``<c/>``."""
+    return "".join(
+        "<row>"
+        + "".join(f'<c t="inlineStr"><is><t>{escape(v)}</t></is></c>' if v != "" else "<c/>" for v in row)
+        + "</row>"
+        for row in rows
+    )
 
 
 def _info(name: str) -> zipfile.ZipInfo:
@@ -89,7 +91,6 @@ class XlsxStream:
         self._zip.writestr(_info("xl/workbook.xml"), workbook)
         self._sheet = self._zip.open(_info("xl/worksheets/sheet1.xml"), "w", force_zip64=True)
         self._buf: list[str] = [_SHEET_HEAD]
-        self._cols: list[str] = []
 
     def append(self, values: list[str]) -> None:
         self.rows += 1

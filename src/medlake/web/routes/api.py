@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from medlake import audit
 from medlake.errors import AuthenticationFailed
 from medlake.web.deps import SESSION_COOKIE, PersonId, ProjectId, get_db, project_access, require, settings_of
-from medlake.web.permissions import has_permission
+from medlake.web.permissions import has_permission, role_table
 from medlake.web.routes.auth import set_session_cookie
 from medlake.web.routes.pages import reader_of
 from medlake.web.services import accounts, audit_log, dashboard, patients, sources
@@ -134,8 +134,6 @@ def logout(
 
 @router.get("/me", response_model=Me)
 def me(principal: Annotated[Principal, require("authenticated")]) -> Me:
-    from medlake.web.permissions import role_table
-
     perms = sorted(p for p in role_table().permissions if has_permission(principal.role, p))
     return Me(username=principal.username, role=principal.role, permissions=perms)
 

@@ -168,6 +168,7 @@ def timeline(reader: LakeReader, person_id: int) -> dict[str, Any]:
         "person": {
             "person_id": person[0],
             "sex": person[1],
+            "sex_code": sex_code(person[1]),
             "year_of_birth": person[2],
             "birth_datetime": person[3],
             "person_source_value": person[4],
@@ -182,6 +183,12 @@ def timeline(reader: LakeReader, person_id: int) -> dict[str, Any]:
     }
 
 
+def sex_code(value: str | None) -> str:
+    """GB/T 2261.1 (1/2) or M/F source values as M, F or U."""
+    v = (value or "").strip().upper()
+    return "M" if v in ("1", "M", "MALE") else "F" if v in ("2", "F", "FEMALE") else "U"
+
+
 def lab_series(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
     """Numeric measurements grouped per lab code (the most frequent ``LAB_CHARTS`` labs)."""
     series: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -189,5 +196,6 @@ def lab_series(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]
         if e["kind"] == "measurement" and e["value"] is not None and e["ts"] is not None and e["code"]:
             name = f"{e['code']} {e['label']}" if e["label"] and e["label"] != e["code"] else str(e["code"])
             series[name].append((e["ts"].isoformat(), float(e["value"])))
-    top = sorted(series, key=lambda k: (-len(series[k]), k))[:LAB_CHARTS]
+    trends = [k for k in series if len(series[k]) >= 2]  # one value is not a trend
+    top = sorted(trends, key=lambda k: (-len(series[k]), k))[:LAB_CHARTS]
     return {k: series[k] for k in top}

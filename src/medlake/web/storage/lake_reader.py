@@ -44,23 +44,31 @@ class LakeReader:
         except FileNotFoundError:
             return 0
 
-    def _refresh(self) -> duckdb.DuckDBPyConnection:
+    def _refresh_locked(self, version: int) -> duckdb.DuckDBPyConnection:
+        """The shared connection for ``version``; the caller holds ``self._lock`` (the parent
+        connection is only ever touched under it: cursors, ATTACH, close)."""
+        if self._con is None or version != self._version:
+            old = self._con
+            self._con = self.lake.connect(threads=self._threads)
+            self._con.execute("SET enable_progress_bar = false")
+            self._attached = set()
+            self._version = version
+            self._cache = {}
+            # the old connection is not closed here: requests or a background build may still be
+            # reading through cursors of it; it is released when the last of them is dropped
+            del old
+        return self._con
+
+    def _refresh(self) -> None:
         version = self.version()
         with self._lock:
-            if self._con is None or version != self._version:
-                old = self._con
-                self._con = self.lake.connect(threads=self._threads)
-                self._con.execute("SET enable_progress_bar = false")
-                self._attached = set()
-                self._version = version
-                self._cache = {}
-                if old is not None:
-                    old.close()
-            return self._con
+            self._refresh_locked(version)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request (DuckDB connections are not shared between threads)."""
-        return self._refresh().cursor()
+        version = self.version()
+        with self._lock:
+            return self._refresh_locked(version).cursor()
 
     def cached(self, key: str, compute: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """``compute(cursor)`` once per lake version."""
@@ -89,12 +97,13 @@ class LakeReader:
         The rows live in a DuckDB file (zone maps make a lookup on the sort key read one row group);
         it is attached read-only to the shared connection under ``idx_<name>``.
         """
-        con = self._refresh()
-        version = self._version or 0
-        path = self.derived_path(name, version, select_sql)
-        alias = f"idx_{name}"
-        key = path.stem
+        current = self.version()
         with self._lock:
+            con = self._refresh_locked(current)
+            version = self._version or 0
+            path = self.derived_path(name, version, select_sql)
+            alias = f"idx_{name}"
+            key = path.stem
             if key in self._attached:
                 return f"{alias}.data"
             if path.exists():
