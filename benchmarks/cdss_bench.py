@@ -191,6 +191,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="existing data dir with a published model")
     ap.add_argument("--service", default=None, help="service id when --data-dir is given")
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument("--clients", type=int, default=16, help="client threads (keep-alive connections)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -248,7 +249,7 @@ def main() -> None:
             n = int(rate * args.seconds)
             print(f"{name}: {n} requests at {rate:g}/s", file=sys.stderr)
             t0 = time.perf_counter()
-            lat, errors = drive(url, [body(i, with_prefetch) for i in range(n)], rate)
+            lat, errors = drive(url, [body(i, with_prefetch) for i in range(n)], rate, args.clients)
             results.append(summary(name, lat, errors, time.perf_counter() - t0) | {"target_rps": rate})
         if people:
             results += in_process(data_dir, str(service), people)

@@ -125,6 +125,7 @@ def main() -> None:
         "cold_ms": round(cold, 1),
         "median_ms": round(statistics.median(warm), 1),
         "runs_ms": [round(w) for w in warm],
+        "cpu_median_ms": round(statistics.median(CPU["parquet"]), 1),
         "persons": res.persons,
         "entries": res.entries,  # type: ignore[attr-defined]
         "rules": [(r.name, r.persons_passed, r.persons_remaining) for r in res.rules],
@@ -150,6 +151,8 @@ def main() -> None:
         "cold_ms": round(cold, 1),
         "median_ms": round(statistics.median(warm), 1),
         "runs_ms": [round(w) for w in warm],
+        "cpu_median_ms": round(statistics.median(CPU["memory"]), 1),
+        "timing_ms": {k: round(v) for k, v in res2.timing_ms.items()},  # type: ignore[attr-defined]
     }
     print("duckdb/memory:", json.dumps(out["duckdb_memory"]), flush=True)
 
@@ -186,6 +189,7 @@ def main() -> None:
             "median_ms": round(statistics.median(warm), 1),
             "runs_ms": [round(w) for w in warm],
             "same_cohort_as_duckdb": pg_rows == duck_rows,
+            "timing_ms": {k: round(v) for k, v in pg_res[1].items()},  # type: ignore[index]
         }
         duck_ms = out["duckdb_memory"]["median_ms"]  # type: ignore[index]
         out["ratio_postgres_over_duckdb_memory"] = round(out["postgres"]["median_ms"] / duck_ms, 1)  # type: ignore[index]

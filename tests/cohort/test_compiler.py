@@ -58,3 +58,21 @@ def test_invalid_circe_inputs_are_rejected() -> None:
         compile_expression(expr)
     with pytest.raises(ValidationFailed, match="entry event"):
         compile_expression(parse_expression({"PrimaryCriteria": {"CriteriaList": []}}))
+
+
+def test_malformed_circe_values_are_client_errors(tiny_lake: Lake) -> None:
+    for bad in (
+        {"PrimaryCriteria": []},
+        {
+            "PrimaryCriteria": {
+                "CriteriaList": [{"ConditionOccurrence": {"Age": {"Value": "old", "Op": "gt"}}}]
+            }
+        },
+        {
+            "PrimaryCriteria": {
+                "CriteriaList": [{"DrugExposure": {"EffectiveDrugDose": {"Value": 1, "Op": "gt"}}}]
+            }
+        },
+    ):
+        with pytest.raises(ValidationFailed):
+            run_cohort(tiny_lake, load_any(bad), save=False)

@@ -18,7 +18,14 @@ from medlake.web.app import create_app
 from medlake.web.services.demo import create_demo_accounts
 
 PASSWORD = "demo-password-1"
-EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "medlake" / "cohort" / "examples" / "triple_positive_breast_cancer.json"
+EXAMPLE = (
+    Path(__file__).resolve().parents[2]
+    / "src"
+    / "medlake"
+    / "cohort"
+    / "examples"
+    / "triple_positive_breast_cancer.json"
+)
 
 
 @pytest.fixture
@@ -27,7 +34,9 @@ def client(tiny_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestCli
 
     monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     passwords._dummy_hash.cache_clear()
-    monkeypatch.setattr(templating, "FEATURE_TEMPLATE_DIRS", [*templating.FEATURE_TEMPLATE_DIRS, "medlake.cohort:templates"])
+    monkeypatch.setattr(
+        templating, "FEATURE_TEMPLATE_DIRS", [*templating.FEATURE_TEMPLATE_DIRS, "medlake.cohort:templates"]
+    )
     templating.templates.cache_clear()
     settings = Settings(data_dir=tiny_lake.root, env="test")
     create_demo_accounts(settings, password=PASSWORD)
@@ -63,12 +72,14 @@ def test_patient_level_reads_need_patient_view_and_bad_input_is_422(client: Test
     csrf = login(client, "admin")
     r = client.post("/api/v1/cohorts/run", json={"definition": {"x": 1}}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 422
-    r = client.post("/api/v1/cohorts/run", json={"definition": json.loads(EXAMPLE.read_text(encoding="utf-8"))})
+    r = client.post(
+        "/api/v1/cohorts/run", json={"definition": json.loads(EXAMPLE.read_text(encoding="utf-8"))}
+    )
     assert r.status_code == 403  # no CSRF token
     definition = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    cid = client.post("/api/v1/cohorts/run", json={"definition": definition}, headers={"X-CSRF-Token": csrf}).json()[
-        "cohort_definition_id"
-    ]
+    cid = client.post(
+        "/api/v1/cohorts/run", json={"definition": definition}, headers={"X-CSRF-Token": csrf}
+    ).json()["cohort_definition_id"]
     members = client.get(f"/api/v1/cohorts/{cid}/patients").json()
     assert [p["person_id"] for p in members["patients"]] == [1, 5]
     hits = client.get("/api/v1/search/notes", params={"q": "肺转移"}).json()

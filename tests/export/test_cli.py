@@ -63,6 +63,15 @@ def test_export_end_to_end(store: Settings, tmp_path: Path, capsys: pytest.Captu
     code, out, err = run(capsys, "export", "approve", rid, "--user", "alice", *d)  # the requester herself
     assert code == 2 and "ML403" in err and "not a data steward" in err
 
+    code, out, err = run(capsys, "export", "show", rid, "--user", "sam", "--rows", "3", *d)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["state"] == "submitted" and len(shown["preview"]["tables"]["patients"]["rows"]) == 3
+    assert shown["preview"]["plan"]["patients"]["person_id"] == "pseudonymise"
+    assert shown["preview"]["report"]["k_anonymity"]["k"] == 5
+    code, _, err = run(capsys, "export", "show", rid, "--user", "bob", *d)
+    assert code == 2 and "ML403" in err
+
     code, out, err = run(capsys, "export", "approve", rid, "--user", "sam", "--comment", "ok", *d)
     assert code == 0 and "approved by sam" in out, err
 

@@ -99,6 +99,8 @@ def test_request_rules(store: Settings) -> None:
         _request(store, purpose="  ")
     with pytest.raises(ValidationFailed, match="formats"):
         _request(store, formats=["xlsx"])
+    with pytest.raises(ValidationFailed, match="not in dataset"):
+        _request(store, fields=["age", "name"])
     assert "数据使用协议" in dua_text()
 
 

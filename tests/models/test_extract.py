@@ -202,3 +202,13 @@ def test_nlp_and_note_text_features(tmp_path: Path) -> None:
     fm = extract(Lake(d).connect(), TaskSpec.model_validate(TOY_TASK | {"features": feats}))
     assert fm.X[0].tolist() == [120.0, 0.0, 1.0]
     assert np.isnan(fm.X[1, 0]) and fm.X[1, 1:].tolist() == [0.0, 0.0]  # negated mention is not a fact
+
+
+def test_log_transform_is_applied_to_the_feature(toy_lake: tuple[Path, dict[int, float]]) -> None:
+    d, _ = toy_lake
+    feats = [
+        dict(TOY_TASK["features"][0]) | {"transform": "log1p"},
+        TOY_TASK["features"][0] | {"name": "raw"},
+    ]
+    fm = extract(Lake(d).connect(), TaskSpec.model_validate(TOY_TASK | {"features": feats}))
+    np.testing.assert_allclose(fm.X[:, 0], np.log1p(fm.X[:, 1]))

@@ -76,3 +76,15 @@ def test_with_algorithm_keeps_everything_else() -> None:
     other = spec.with_algorithm("lightgbm", {"num_leaves": [4]})
     assert other.algorithm.name == "lightgbm" and other.algorithm.grid == {"num_leaves": [4]}
     assert other.features == spec.features
+
+
+def test_shipped_tasks_parse() -> None:
+    from pathlib import Path
+
+    import medlake.models
+
+    tasks = sorted((Path(medlake.models.__file__).parent / "tasks").glob("*.json"))
+    assert [p.stem for p in tasks] == ["burn_shock", "tapvc_reoperation"]
+    for path in tasks:
+        spec = TaskSpec.load(path)
+        assert spec.name == path.stem and len(spec.features) >= 5

@@ -32,7 +32,7 @@ def test_link_eval_review_decide(
     write_batch(
         lake,
         "b1",
-        [person("HIS", "H1", "周杰", date(1980, 5, 5)), person("LIS", "L1", "周杰", date(1980, 11, 23))],
+        [person("HIS", "H1", "周杰", date(1980, 5, 5)), person("LIS", "L1", "周杰", date(1980, 5, 23))],
     )
     truth_file = write_truth(tmp_path / "identity.csv", truth)
     runner = CliRunner()

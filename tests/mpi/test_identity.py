@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from medlake.errors import SchemaError
+from medlake.mpi import noisy
 from medlake.mpi.identity import char_pinyin, mask, name_pinyin, resident_id_check_digit, valid_resident_id
 from medlake.mpi.noisy import noisy_population, resident_id
 
@@ -43,3 +48,17 @@ def test_mask_keeps_only_a_hint() -> None:
     assert mask("11010519491231002X") == "110***********002X"
     assert mask(None) == "" and mask("") == ""
     assert resident_id("110105", __import__("datetime").date(1949, 12, 31), 2) == "11010519491231002X"
+
+
+def test_noisy_vocabulary_is_parsed_strictly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(noisy._VOCAB_FILE.read_text(encoding="utf-8"))
+    data["surname"] = data.pop("surnames")  # a typo must not pass silently
+    bad = tmp_path / "noisy_vocab.json"
+    bad.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setattr(noisy, "_VOCAB_FILE", bad)
+    noisy._vocab.cache_clear()
+    try:
+        with pytest.raises(SchemaError):
+            noisy_population(1)
+    finally:
+        noisy._vocab.cache_clear()

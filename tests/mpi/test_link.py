@@ -38,8 +38,11 @@ def test_small_noisy_set_recovers_the_truth(
     noisy_lake: Callable[[], tuple[Lake, list[dict[str, str]]]], tmp_path: Path
 ) -> None:
     lake, truth = noisy_lake()
-    result = link(lake, PRIOR_ONLY)
+    phases: list[str] = []
+    result = link(lake, PRIOR_ONLY, progress=phases.append)
     assert not result.trained
+    assert len(phases) == 4 and phases[-1] == "clustering"
+    assert set(result.seconds) == {"prepare", "train", "predict", "cluster", "write"}
     assert result.records == len(truth)
     ev = evaluate(lake, write_truth(tmp_path / "identity.csv", truth))
     assert ev.records_found == ev.records == len(truth)

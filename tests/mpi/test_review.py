@@ -23,11 +23,11 @@ H1 = person_id_for("HIS", "H1")
 def _setup(lake: Lake) -> str:
     background, _ = noisy_population(80, seed=11)
     write_batch(lake, "bg", background)
-    # same name and birth year, nothing else in common: neither sure nor impossible
+    # same name, birth year and month, nothing else in common: neither sure nor impossible
     write_batch(
         lake,
         "b1",
-        [person("HIS", "H1", "周杰", date(1980, 5, 5)), person("LIS", "L1", "周杰", date(1980, 11, 23))],
+        [person("HIS", "H1", "周杰", date(1980, 5, 5)), person("LIS", "L1", "周杰", date(1980, 5, 23))],
     )
     link(lake, CFG)
     return pair_id("HIS|H1", "LIS|L1")
@@ -53,7 +53,7 @@ def test_uncertain_pair_is_queued_with_masked_identifiers(lake: Lake) -> None:
     assert sides["HIS"]["name"] == "周*" and sides["HIS"]["birth_date"] == "1980-**-**"
     assert sides["HIS"]["src_person_id"] == "**" and sides["LIS"]["src_person_id"] == "**"
     full = {p["pair_id"]: p for p in review_queue(lake, limit=1000, reveal=True)}[pid]
-    assert {full["left"]["name"], full["right"]["birth_date"]} <= {"周杰", "1980-05-05", "1980-11-23"}
+    assert {full["left"]["name"], full["right"]["birth_date"]} <= {"周杰", "1980-05-05", "1980-05-23"}
     assert _person_of(lake, "LIS", "L1") != H1
 
 

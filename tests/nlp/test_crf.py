@@ -155,3 +155,14 @@ def test_medlake_format_reads_synthetic_gold_beside_its_notes(tmp_path: Path) ->
     (tmp_path / "gold" / "notes_gold.jsonl").write_text(json.dumps(gold, ensure_ascii=False) + "\n", "utf-8")
     (doc,) = read_corpus(tmp_path / "gold" / "notes_gold.jsonl", "medlake")
     assert doc.text[8:10] == "肺炎" and doc.spans == [Span(8, 10, DISEASE)]
+
+
+def test_averaged_perceptron_trains_too(
+    tmp_path: Path, tiny_corpus: list[Document], light_resources: Resources
+) -> None:
+    params = TrainParams(max_iterations=5, inner_folds=2, algorithm="ap")
+    assert "c1" not in params.crfsuite()
+    model = train(tiny_corpus[:50], tmp_path / "ap", params=params, resources=light_resources)
+    assert evaluate(model.predict, tiny_corpus[50:])["overall"]["f1"] > 0.8
+    with pytest.raises(NlpModelError, match="unknown training algorithm"):
+        TrainParams(algorithm="sgd").crfsuite()

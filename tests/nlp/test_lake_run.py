@@ -71,9 +71,9 @@ def test_run_writes_note_nlp_and_facts_incrementally(data_dir: Path, pipeline: P
     assert "I10xx11" not in cond  # negated
     assert "E14.901" not in cond  # family history
     meas = con.execute(
-        "SELECT measurement_source_value, value_as_number, unit_source_value FROM measurement"
+        "SELECT measurement_source_value, value_as_number, unit_source_value, unit_ucum FROM measurement"
     ).fetchall()
-    assert ("LAB:HGB", 98.0, "g/L") in meas
+    assert ("LAB:HGB", 98.0, "g/L", "g/L") in meas
     proc = con.execute("SELECT procedure_source_value, procedure_date FROM procedure_occurrence").fetchall()
     assert ("直肠癌根治术", date(2021, 6, 10)) in proc
     drugs = [r[0] for r in con.execute("SELECT drug_source_value FROM drug_exposure").fetchall()]

@@ -49,3 +49,20 @@ def test_registry_identifiers_looked_up_exactly() -> None:
 def test_empty_text() -> None:
     assert Scrubber().scrub(None).text == ""
     assert Scrubber().scrub("").spans == []
+
+
+def test_other_cohort_members_names_scrubbed_too() -> None:
+    s = Scrubber(cohort_names={"欧阳明华", "高峰", "李建国"})
+    out = s.scrub("同病房李建国、欧阳明华血压高峰期已过", PatientContext()).text
+    assert "李建国" not in out and "欧阳明华" not in out
+    assert "高峰期" in out  # two-character names are only looked up per patient
+
+
+def test_email_scrubbed() -> None:
+    out = Scrubber().scrub("家属邮箱zhang.san+1@example.com.cn，请回复", None).text
+    assert out == "家属邮箱[邮箱]，请回复"
+
+
+def test_ages_over_89_generalised() -> None:
+    out = Scrubber().scrub("患者女，93岁，其夫101 岁，其子65岁，体温39.5℃", None).text
+    assert out == "患者女，90以上岁，其夫90以上 岁，其子65岁，体温39.5℃"

@@ -127,3 +127,16 @@ def test_order_books_roll_over(tmp_path: Path) -> None:
     assert [p.name for p in paths] == ["drug_orders.xlsx", "drug_orders_002.xlsx", "drug_orders_003.xlsx"]
     sizes = [openpyxl.load_workbook(p).active.max_row for p in paths]
     assert sizes == [4, 4, 2]  # header + rows in each book
+
+
+def test_streamed_workbook_reads_in_read_only_mode(tmp_path: Path) -> None:
+    from medlake.synth.writers.xlsx import XlsxStream, render_rows
+
+    book = XlsxStream(tmp_path / "x.xlsx", "医嘱-药品")
+    book.append(["a", "b", "c"])
+    book.append_xml(render_rows([["1", "", "3&<4>"], ["x", "y", "z"]]), 2)
+    book.close()
+    wb = openpyxl.load_workbook(tmp_path / "x.xlsx", read_only=True)
+    assert wb.sheetnames == ["医嘱-药品"]
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    assert rows == [("a", "b", "c"), ("1", None, "3&<4>"), ("x", "y", "z")]

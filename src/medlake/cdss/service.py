@@ -90,7 +90,12 @@ class CdsEngine:
     def model(self, service_id: str) -> LoadedModel:
         from medlake.errors import NotFound
 
-        model = self.models().get(service_id)
+        models = self.models()
+        model = models.get(service_id)
+        if model is None:  # a task's second hook is served as "<task>--<hook>" (service ids are unique)
+            task, _, hook = service_id.partition("--")
+            found = models.get(task)
+            model = found if found is not None and hook in found.spec.cds.hooks else None
         if model is None:
             raise NotFound(
                 f"no CDS service {service_id!r}", hint="GET /cds-services lists the published models."
@@ -111,10 +116,10 @@ class CdsEngine:
                 prefetch["procedures"] = "Procedure?patient={{context.patientId}}"
             if "drug" in kinds:
                 prefetch["medications"] = "MedicationRequest?patient={{context.patientId}}"
-            for hook in lm.spec.cds.hooks:
+            for n, hook in enumerate(lm.spec.cds.hooks):
                 services.append(
                     {
-                        "id": task,
+                        "id": task if n == 0 else f"{task}--{hook}",
                         "hook": hook,
                         "title": lm.spec.cds.title or lm.spec.title or task,
                         "description": f"Risk of {lm.spec.title or task} ({lm.manifest['algorithm']} "

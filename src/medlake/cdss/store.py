@@ -1,7 +1,8 @@
 """Cards issued and clinicians' feedback, kept in the application store.
 
-Two tables of their own metadata (``cdss_card``, ``cdss_feedback``) are created on first use in the
-store database (SQLite in the data dir or PostgreSQL). Issued cards are buffered in memory and
+Two tables of their own metadata (``cdss_card``, ``cdss_feedback``) live in the store database
+(SQLite in the data dir or PostgreSQL): Alembic revision ``cdss_0001`` creates them, and a store that
+was never migrated (the standalone service) gets them on first use. Issued cards are buffered in memory and
 written in batches so the scoring path never waits for a database commit; feedback is written at
 once (after flushing the buffer so its card is there). Only the lake's person_id is kept.
 """

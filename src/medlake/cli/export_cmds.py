@@ -1,5 +1,5 @@
 """Dataset and export commands: ``medlake dataset create|preview|list`` and
-``medlake export request|approve|reject|build|scan|download|list|dua|expire``.
+``medlake export request|show|approve|reject|build|scan|download|list|dua|expire``.
 
 Every command acts as a named user (``--user NAME``) checked against the application store's users
 and roles; every state change is audited by ``medlake.export.workflow``.
@@ -7,6 +7,7 @@ and roles; every state change is audited by ``medlake.export.workflow``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -283,6 +284,47 @@ def register(app: typer.Typer) -> None:
         print_json(result.as_dict())
         if not result.clean:
             raise typer.Exit(1)
+
+    @export_app.command("show")
+    def export_show(
+        request_id: int,
+        user: UserOption,
+        rows: Annotated[int, typer.Option(help="preview rows per table (0: no preview)")] = 10,
+        data_dir: DataDirOption = None,
+    ) -> None:
+        """Show a request, its history and, before the build, exactly what would leave (requester or steward)."""
+        from medlake import audit
+        from medlake.export.catalog import parse_spec
+        from medlake.export.pipeline import preview_release
+        from medlake.export.workflow import ExportWorkflow, has_permission, summary
+        from medlake.store import session_scope
+
+        settings = settings_for(data_dir)
+        _store(settings)
+        with session_scope(settings) as session:
+            wf = ExportWorkflow(session, settings)
+            req = wf.get(request_id)
+            if user != req.requester and not has_permission(wf.actor(user).role, "export.approve"):
+                raise wf.refuse(req, user, "show", "only the requester or a steward sees a request")
+            out: dict[str, object] = summary(req)
+            out["events"] = [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "from": e.from_state,
+                    "to": e.to_state,
+                    "comment": e.comment,
+                }
+                for e in req.events
+            ]
+            spec_json, fields, state = req.spec_json, json.loads(req.fields_json), req.state
+            if rows and state in ("submitted", "approved"):
+                audit.append(session, user, "export.preview", f"export_request:{req.id}", {"rows": rows})
+        if rows and state in ("submitted", "approved"):
+            out["preview"] = preview_release(
+                parse_spec(spec_json), settings.data_dir, fields=fields, rows=rows
+            )
+        print_json(out)
 
     @export_app.command("download")
     def export_download(

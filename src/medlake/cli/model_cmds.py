@@ -36,7 +36,9 @@ def _fmt(v: object) -> str:
 
 
 def train_cmd(
-    task_file: Annotated[Path, typer.Argument(help="model task JSON (see medlake.models.spec)")],
+    task_file: Annotated[
+        Path, typer.Argument(help="model task JSON (see medlake.models.spec), or a shipped task's name")
+    ],
     algorithm: Annotated[
         list[str] | None,
         typer.Option("--algorithm", "-a", help="algorithm(s) to train instead of the task's (repeatable)"),
@@ -54,6 +56,9 @@ def train_cmd(
     from medlake.models.train import train
 
     settings = settings_for(data_dir)
+    shipped = Path(__file__).resolve().parents[1] / "models" / "tasks" / f"{task_file.name}.json"
+    if not task_file.exists() and task_file.suffix == "" and shipped.exists():
+        task_file = shipped  # e.g. `medlake model train tapvc_reoperation`
     spec = TaskSpec.load(task_file)
     console = Console(stderr=True, quiet=json_out)
     con = Lake(settings.data_dir).connect()

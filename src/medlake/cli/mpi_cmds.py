@@ -51,8 +51,8 @@ def link_cmd(
         threads=settings.workers or None,
     )
     console = Console(stderr=True, quiet=json_out)
-    with console.status("linking source patients ..."):
-        result = link(lake, cfg)
+    with console.status("linking source patients ...") as status:
+        result = link(lake, cfg, progress=lambda phase: status.update(f"mpi link: {phase} ..."))
     out: dict[str, object] = {"link": result.as_dict()}
     if not no_apply:
         with console.status("remapping person ids in the lake ..."):

@@ -30,6 +30,9 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="corpus format
 CorpusOption = Annotated[
     Path, typer.Option("--corpus", help="annotated corpus (file, or folder for ccks2017)")
 ]
+AlgorithmOption = Annotated[
+    str, typer.Option("--algorithm", help="lbfgs (default) or ap (averaged perceptron, faster)")
+]
 NoCmekgOption = Annotated[
     bool, typer.Option("--no-cmekg", help="leave PyCMeKG terms out of the dictionaries")
 ]
@@ -157,7 +160,8 @@ def train(
     fmt: FormatOption = "yidu",
     c1: Annotated[float, typer.Option(help="L1 regularisation")] = 0.05,
     c2: Annotated[float, typer.Option(help="L2 regularisation")] = 0.02,
-    iterations: Annotated[int, typer.Option(help="L-BFGS iterations")] = 150,
+    iterations: Annotated[int, typer.Option(help="training iterations (epochs for ap)")] = 150,
+    algorithm: AlgorithmOption = "lbfgs",
     words: Annotated[
         Path | None, typer.Option("--words", help="THUOCL-style word list for boundary features")
     ] = None,
@@ -171,7 +175,7 @@ def train(
 
     err = Console(stderr=True)
     docs = read_corpus(corpus, fmt)
-    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations)
+    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm)
     model = train_crf(docs, out, params=params, resources=_resources(words, no_cmekg), progress=err.print)
     meta = json.loads((model.directory / "meta.json").read_text("utf-8"))
     if json_out:
@@ -265,7 +269,8 @@ def cross_validate(
     only: Annotated[list[int] | None, typer.Option("--only", help="run only these folds (0-based)")] = None,
     c1: Annotated[float, typer.Option(help="L1 regularisation")] = 0.05,
     c2: Annotated[float, typer.Option(help="L2 regularisation")] = 0.02,
-    iterations: Annotated[int, typer.Option(help="L-BFGS iterations")] = 150,
+    iterations: Annotated[int, typer.Option(help="training iterations (epochs for ap)")] = 150,
+    algorithm: AlgorithmOption = "lbfgs",
     words: Annotated[
         Path | None, typer.Option("--words", help="THUOCL-style word list for boundary features")
     ] = None,
@@ -279,7 +284,7 @@ def cross_validate(
     from medlake.nlp.evaluate import cross_validate as cv
 
     docs = read_corpus(corpus, fmt)
-    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations)
+    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm)
     res = _resources(words, no_cmekg)
 
     def train_fn(train_docs: list[Any], tmp: Path) -> Any:

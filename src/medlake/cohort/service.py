@@ -22,7 +22,7 @@ from medlake.cohort.circe.model import CohortExpression, parse_expression
 from medlake.cohort.model import CohortDefinition, parse_definition
 from medlake.cohort.runner import CohortResult, run_expression
 from medlake.cohort.translate import to_expression
-from medlake.errors import InputFormatError, InputNotFound, NotFound
+from medlake.errors import InputFormatError, InputNotFound, NotFound, ValidationFailed
 
 MIN_CELL = 5
 
@@ -44,7 +44,11 @@ def load_any(obj: dict[str, Any], *, name: str = "cohort", cohort_id: int | None
         return LoadedCohort("medlake", d.id, cid, to_expression(d), d)
     if "PrimaryCriteria" in obj:
         cid = cohort_id if cohort_id is not None else stable_id("cohort", name) % 2_000_000_000
-        return LoadedCohort("circe", name, cid, parse_expression(obj))
+        try:
+            expr = parse_expression(obj)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise ValidationFailed(f"malformed Circe expression: {type(exc).__name__}: {exc}") from exc
+        return LoadedCohort("circe", name, cid, expr)
     raise InputFormatError("neither a medlake cohort definition nor an OHDSI Circe cohort expression")
 
 
@@ -103,6 +107,13 @@ def run_cohort(
     con = lake.connect(threads=threads)
     try:
         result = run_expression(con, loaded.expression, cohort_definition_id=loaded.cohort_definition_id)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:  # malformed attribute values
+        raise ValidationFailed(f"cannot compile the cohort: {type(exc).__name__}: {exc}") from exc
+    except duckdb.Error as exc:
+        raise ValidationFailed(
+            f"the cohort query failed on the lake: {str(exc).splitlines()[0]}",
+            hint="A criterion may need a column this lake does not have (e.g. CDM v5.0 drug dose fields).",
+        ) from exc
     finally:
         con.close()
     if save:

@@ -9,10 +9,10 @@ pages through members and notes. Patient-level reads (members, note search) need
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -25,7 +25,8 @@ from medlake.web.services.accounts import Principal
 from medlake.web.templating import render
 
 router = APIRouter()
-EXAMPLE = Path(__file__).with_name("examples") / "triple_positive_breast_cancer.json"
+CohortId = Annotated[int, Path(ge=0, le=2**63 - 1, description="cohort_definition_id")]
+EXAMPLE = FilePath(__file__).with_name("examples") / "triple_positive_breast_cancer.json"
 
 
 class RunRequest(BaseModel):
@@ -66,7 +67,7 @@ def cohorts(request: Request, _: Annotated[Principal, require("cohort.query")]) 
 
 @router.get("/api/v1/cohorts/{cohort_id}/characteristics", tags=["cohorts"])
 def cohort_characteristics(
-    request: Request, cohort_id: int, _: Annotated[Principal, require("cohort.query")]
+    request: Request, cohort_id: CohortId, _: Annotated[Principal, require("cohort.query")]
 ) -> dict[str, Any]:
     """Age/sex, top diagnoses, labs and drugs of a cohort (cells under 5 persons hidden)."""
     return characteristics(_lake(request), cohort_id)
@@ -75,7 +76,7 @@ def cohort_characteristics(
 @router.get("/api/v1/cohorts/{cohort_id}/patients", tags=["cohorts"])
 def cohort_patients(
     request: Request,
-    cohort_id: int,
+    cohort_id: CohortId,
     principal: Annotated[Principal, require("cohort.query", "patient.view")],
     db: Annotated[Session, Depends(get_db)],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -148,6 +148,9 @@ def deidentify_dataset(
         kinds = {c.name: c.kind for c in built.columns if c.table == name}
         text_cols = [c.name for c in built.columns if c.table == name and c.kind == "text"]
         inputs[name] = TableInput(table, kinds, plans[name], text_cols)
+    if scrubbing and scrubber is None:
+        names = {n for n in built.registry.column("name").to_pylist() if n}
+        scrubber = Scrubber(cohort_names=names)
     deid = Deidentifier(key, max_shift_days=spec.deid.max_shift_days, scrubber=scrubber)
     tables, report = deid.run(
         inputs,

@@ -112,3 +112,25 @@ def release(
         meta=meta,
         scan=scan,
     )
+
+
+def preview_release(
+    spec: DatasetSpec,
+    data_dir: Path,
+    *,
+    fields: list[str] | None = None,
+    rows: int = 20,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """What a steward reviews: the first rows of every table exactly as the package would hold them,
+    the action of every column and the de-identification report (k reached, rows suppressed)."""
+    built = restrict_fields(build_from_lake(spec, data_dir, threads=threads), fields or [])
+    tables, report, plans = deidentify_dataset(built, ProjectKey.load_or_create(data_dir, spec.project))
+    return {
+        "tables": {
+            n: {"columns": t.column_names, "rows": t.slice(0, rows).to_pylist(), "total": t.num_rows}
+            for n, t in tables.items()
+        },
+        "plan": {t: {c: r.describe() for c, r in cols.items()} for t, cols in plans.items()},
+        "report": report.as_dict(),
+    }

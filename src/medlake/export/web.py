@@ -14,25 +14,27 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from medlake import audit
 from medlake.errors import MedlakeError
-from medlake.export.builder import build_from_lake, column_plan, deidentify_dataset
+from medlake.export.builder import column_plan
 from medlake.export.catalog import DatasetCatalog, parse_spec
 from medlake.export.columns import spec_columns
+from medlake.export.pipeline import preview_release
 from medlake.export.workflow import CURRENT_DUA, ExportWorkflow, dua_text, has_permission, summary
-from medlake.privacy.keys import ProjectKey
 from medlake.web import Principal, get_db, require
 from medlake.web.deps import settings_of
 from medlake.web.templating import render
 
-router = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1")
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["exports"])
 
 PREVIEW_ROWS = 20
+RequestId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 def _workflow(request: Request, db: Session) -> ExportWorkflow:
@@ -41,32 +43,19 @@ def _workflow(request: Request, db: Session) -> ExportWorkflow:
 
 def _preview(request: Request, spec_json: str, fields: list[str]) -> dict[str, Any]:
     """The first rows of every table exactly as the package would hold them, and the plan."""
-    from medlake.export.pipeline import restrict_fields
-
-    settings = settings_of(request)
-    spec = parse_spec(spec_json)
-    built = restrict_fields(build_from_lake(spec, settings.data_dir, threads=2), fields)
-    tables, report, plans = deidentify_dataset(
-        built, ProjectKey.load_or_create(settings.data_dir, spec.project)
+    return preview_release(
+        parse_spec(spec_json), settings_of(request).data_dir, fields=fields, rows=PREVIEW_ROWS, threads=2
     )
-    return {
-        "tables": {
-            n: {"columns": t.column_names, "rows": t.slice(0, PREVIEW_ROWS).to_pylist(), "total": t.num_rows}
-            for n, t in tables.items()
-        },
-        "plan": {t: {c: r.describe() for c, r in cols.items()} for t, cols in plans.items()},
-        "report": report.as_dict(),
-    }
 
 
 # -- datasets ---------------------------------------------------------------------------------------
-@router.get("/datasets", response_class=HTMLResponse)
+@pages.get("/datasets", response_class=HTMLResponse)
 def datasets_page(request: Request, _: Annotated[Principal, require("export")]) -> HTMLResponse:
     saved = DatasetCatalog(settings_of(request).data_dir).list()
     return render(request, "export_datasets.html", {"datasets": saved, "dua": CURRENT_DUA, "error": ""})
 
 
-@router.post("/datasets", response_class=HTMLResponse, response_model=None)
+@pages.post("/datasets", response_class=HTMLResponse, response_model=None)
 def dataset_create(
     request: Request,
     principal: Annotated[Principal, require("export")],
@@ -92,7 +81,7 @@ def dataset_create(
     return RedirectResponse("/datasets", status_code=303)
 
 
-@router.post("/datasets/{project}/{name}/request", response_model=None)
+@pages.post("/datasets/{project}/{name}/request", response_model=None)
 def dataset_request(
     request: Request,
     project: str,
@@ -118,7 +107,7 @@ def dataset_request(
 
 
 # -- requests ---------------------------------------------------------------------------------------
-@router.get("/exports", response_class=HTMLResponse)
+@pages.get("/exports", response_class=HTMLResponse)
 def exports_page(
     request: Request,
     principal: Annotated[Principal, require("authenticated")],
@@ -130,10 +119,10 @@ def exports_page(
     return render(request, "export_list.html", {"requests": rows, "steward": steward})
 
 
-@router.get("/exports/{request_id}", response_class=HTMLResponse)
+@pages.get("/exports/{request_id}", response_class=HTMLResponse)
 def export_page(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     principal: Annotated[Principal, require("authenticated")],
     db: Annotated[Session, Depends(get_db)],
 ) -> HTMLResponse:
@@ -162,10 +151,10 @@ def export_page(
     return render(request, "export_detail.html", ctx)
 
 
-@router.post("/exports/{request_id}/approve", response_model=None)
+@pages.post("/exports/{request_id}/approve", response_model=None)
 def export_approve(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     principal: Annotated[Principal, require("export.approve")],
     db: Annotated[Session, Depends(get_db)],
     comment: Annotated[str, Form(max_length=2000)] = "",
@@ -174,10 +163,10 @@ def export_approve(
     return RedirectResponse(f"/exports/{request_id}", status_code=303)
 
 
-@router.post("/exports/{request_id}/reject", response_model=None)
+@pages.post("/exports/{request_id}/reject", response_model=None)
 def export_reject(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     principal: Annotated[Principal, require("export.approve")],
     db: Annotated[Session, Depends(get_db)],
     comment: Annotated[str, Form(max_length=2000)] = "",
@@ -186,10 +175,10 @@ def export_reject(
     return RedirectResponse(f"/exports/{request_id}", status_code=303)
 
 
-@router.post("/exports/{request_id}/build", response_model=None)
+@pages.post("/exports/{request_id}/build", response_model=None)
 def export_build(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     principal: Annotated[Principal, require("authenticated")],
     db: Annotated[Session, Depends(get_db)],
 ) -> RedirectResponse:
@@ -197,10 +186,10 @@ def export_build(
     return RedirectResponse(f"/exports/{request_id}", status_code=303)
 
 
-@router.get("/exports/{request_id}/download", response_model=None)
+@pages.get("/exports/{request_id}/download", response_model=None)
 def export_download(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     principal: Annotated[Principal, require("authenticated")],
     db: Annotated[Session, Depends(get_db)],
 ) -> FileResponse:
@@ -221,4 +210,6 @@ def api_exports(
     return [summary(r) for r in _workflow(request, db).visible_to(principal.username)]
 
 
+router = APIRouter()  # what medlake.web.features.FEATURE_ROUTERS names: the pages and the JSON API
+router.include_router(pages)
 router.include_router(api)

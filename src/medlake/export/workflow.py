@@ -32,6 +32,7 @@ from medlake.errors import (
     ValidationFailed,
 )
 from medlake.export.catalog import SavedSpec, parse_spec
+from medlake.export.columns import spec_columns
 from medlake.export.formats import FORMATS
 from medlake.export.models import ExportEvent, ExportRequest
 from medlake.export.package import PackageInfo, sha256_file
@@ -171,6 +172,13 @@ class ExportWorkflow:
             raise ValidationFailed(
                 f"the data-use agreement {CURRENT_DUA} must be accepted",
                 hint="Read it (`medlake export dua`) and pass --accept-dua --dua " + CURRENT_DUA,
+            )
+        known_fields = {c.name for c in spec_columns(spec)}
+        bad = sorted(set(fields) - known_fields)
+        if bad:
+            raise ValidationFailed(
+                f"fields not in dataset {spec.name}: {', '.join(bad)}",
+                hint=f"Columns: {', '.join(sorted(known_fields))}",
             )
         unknown = [f for f in formats if f not in FORMATS]
         if unknown or not formats:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
+
+Z_975 = 1.959963984540054  # standard normal 97.5 % quantile
 
 
 def _midrank(x: np.ndarray) -> np.ndarray:
@@ -43,7 +44,7 @@ def auroc_delong(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
     v10 = 1.0 - (tz[m:] - ty) / m
     var = (np.var(v01, ddof=1) if m > 1 else 0.0) / m + (np.var(v10, ddof=1) if n > 1 else 0.0) / n
     se = float(np.sqrt(max(var, 0.0)))
-    z = stats.norm.ppf(0.975)
+    z = Z_975
     return float(auc), float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se))
 
 

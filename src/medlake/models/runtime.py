@@ -63,7 +63,11 @@ class LoadedModel:
         for name, c in zip(self.pre.output_names, contrib[0], strict=True):
             base = name.removesuffix("__missing")
             by_feature[base] = by_feature.get(base, 0.0) + float(c)
-        values = dict(zip(self.pre.input_names, np.atleast_2d(x)[0], strict=True))
+        raw = np.atleast_2d(x)[0].astype(float)
+        for j, f in enumerate(self.spec.features):  # show values as recorded, not as transformed
+            if getattr(f, "transform", "none") == "log1p":
+                raw[j] = np.expm1(raw[j])
+        values = dict(zip(self.pre.input_names, raw, strict=True))
         ranked = sorted(by_feature.items(), key=lambda kv: -abs(kv[1]))[:top]
         factors = [
             {

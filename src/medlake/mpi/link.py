@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -190,9 +191,19 @@ def _review_table(
         con.unregister("mpi_clusters")
 
 
-def link_in(lake: Lake, tx: LakeTransaction, cfg: LinkConfig, *, now: datetime | None = None) -> LinkResult:
-    """Run the linkage inside an open transaction ``tx`` (its writes are staged, not yet visible)."""
+def link_in(
+    lake: Lake,
+    tx: LakeTransaction,
+    cfg: LinkConfig,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LinkResult:
+    """Run the linkage inside an open transaction ``tx`` (its writes are staged, not yet visible);
+    ``progress`` is told the name of each phase as it starts."""
     now = (now or datetime.now()).replace(microsecond=0)
+    say = progress or (lambda _phase: None)
+    say("reading and normalising source patients")
     t = time.perf_counter()
     con = lake.connect(threads=cfg.threads)
     try:
@@ -202,12 +213,15 @@ def link_in(lake: Lake, tx: LakeTransaction, cfg: LinkConfig, *, now: datetime |
             tx.write("person_link", LINK_PART, [])
             tx.write("mpi_review", LINK_PART, [])
             return out
+        say(f"training the model on {out.records:,} source patients")
         linker = build_linker(con, out.records)
         out.trained = train(linker, out.records, cfg.training)
         t = out.lap("train", t)
+        say("scoring blocked pairs")
         _load_pairs(con, predict_pairs(linker, cfg.review_threshold))
         t = out.lap("predict", t)
         out.pairs_scored = int(con.execute("SELECT count(*) FROM mpi_pairs").fetchall()[0][0])
+        say("clustering")
         result, out.decisions_applied = _cluster(con, cfg.threshold)
         t = out.lap("cluster", t)
         links = _person_link_table(con, result, now)
@@ -224,7 +238,13 @@ def link_in(lake: Lake, tx: LakeTransaction, cfg: LinkConfig, *, now: datetime |
     return out
 
 
-def link(lake: Lake, cfg: LinkConfig | None = None, *, now: datetime | None = None) -> LinkResult:
+def link(
+    lake: Lake,
+    cfg: LinkConfig | None = None,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LinkResult:
     """Link every source patient in ``lake`` and commit ``person_link`` and ``mpi_review``."""
     with lake.transaction() as tx:
-        return link_in(lake, tx, cfg or LinkConfig(), now=now)
+        return link_in(lake, tx, cfg or LinkConfig(), now=now, progress=progress)

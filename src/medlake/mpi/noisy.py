@@ -11,59 +11,64 @@ with realistic skew so that different people share names, as they do in a city h
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pypinyin import lazy_pinyin
 
+from medlake.errors import SchemaError
 from medlake.mpi.identity import resident_id_check_digit
 
-# surname, relative frequency (the ten most common cover ~40% of Chinese people)
-_SURNAMES = [
-    ("王", 72), ("李", 71), ("张", 69), ("刘", 54), ("陈", 45), ("杨", 31), ("黄", 23), ("赵", 22),
-    ("吴", 20), ("周", 19), ("徐", 15), ("孙", 15), ("马", 12), ("朱", 12), ("胡", 11), ("郭", 11),
-    ("何", 10), ("林", 9), ("罗", 9), ("高", 9), ("郑", 8), ("梁", 8), ("谢", 7), ("宋", 6),
-    ("唐", 6), ("许", 6), ("韩", 5), ("冯", 5), ("邓", 5), ("曹", 5), ("彭", 5), ("曾", 5),
-]  # fmt: skip
-_GIVEN = (
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文辉鹏飞宇浩晨欣佳怡婷雪梅玲峰宁"
-    "斌波丹琳燕林海云龙凤俊健新春嘉颖慧"
-)
-# characters that sound the same as a given-name or surname character (homophone typos)
-_HOMOPHONES = (
-    "伟玮炜 芳方 娜纳 敏闵 静婧 丽莉俐 强蔷 磊蕾 军君钧 洋阳扬 勇咏 艳燕彦 杰洁婕 娟鹃 涛韬 明鸣铭 秀绣 霞侠 "
-    "平萍苹 刚钢 英瑛 华桦 玉钰 兰蓝岚 红虹鸿 建剑健 志智 文雯 辉晖 鹏朋 飞菲 宇雨羽 浩昊皓 晨辰 欣鑫馨新 佳嘉家 "
-    "怡宜仪 婷庭亭 梅玫 玲琳灵 峰锋丰枫 宁凝 斌彬 波博 林霖 海 云芸 龙隆 凤奉 俊骏 春椿 颖影 慧惠 "
-    "王汪 李黎理 张章 刘柳 陈臣 杨阳 黄皇 赵召 吴伍 周舟 徐许 孙 马 朱 胡 郭 何 罗 高 郑 梁 谢 宋 唐 韩 冯 邓 曹 彭 曾"
-)
-_PROVINCES = ["浙江省杭州市", "江苏省南京市", "广东省广州市", "四川省成都市", "湖北省武汉市", "山东省济南市"]
-_DISTRICTS = [
-    "西湖区",
-    "上城区",
-    "拱墅区",
-    "鼓楼区",
-    "玄武区",
-    "天河区",
-    "越秀区",
-    "武侯区",
-    "江汉区",
-    "历下区",
-]
-_STREETS = [
-    "文三路",
-    "解放路",
-    "中山路",
-    "人民路",
-    "建设路",
-    "和平路",
-    "长江路",
-    "新华路",
-    "延安路",
-    "南京路",
-]
-_AREA_CODES = ["330106", "330102", "320106", "440106", "510107", "420103", "370102"]
+_VOCAB_FILE = Path(__file__).with_name("noisy_vocab.json")
+_VOCAB_KEYS = {
+    "_comment",
+    "surnames",
+    "given_name_chars",
+    "homophone_groups",
+    "provinces",
+    "districts",
+    "streets",
+    "area_codes",
+}
+
+
+@dataclass(frozen=True)
+class _Vocab:
+    surnames: tuple[str, ...]
+    weights: tuple[int, ...]
+    given: str
+    homophones: dict[str, list[str]]
+    provinces: tuple[str, ...]
+    districts: tuple[str, ...]
+    streets: tuple[str, ...]
+    area_codes: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _vocab() -> _Vocab:
+    """``noisy_vocab.json``, parsed strictly (an unknown or missing key is an error)."""
+    data = json.loads(_VOCAB_FILE.read_text(encoding="utf-8"))
+    if set(data) != _VOCAB_KEYS:
+        raise SchemaError(f"{_VOCAB_FILE.name}: keys {sorted(set(data) ^ _VOCAB_KEYS)} unexpected or missing")
+    homophones: dict[str, list[str]] = {}
+    for group in data["homophone_groups"]:
+        for ch in group:
+            homophones[ch] = [c for c in group if c != ch]
+    return _Vocab(
+        surnames=tuple(data["surnames"]),
+        weights=tuple(int(w) for w in data["surnames"].values()),
+        given=str(data["given_name_chars"]),
+        homophones=homophones,
+        provinces=tuple(data["provinces"]),
+        districts=tuple(data["districts"]),
+        streets=tuple(data["streets"]),
+        area_codes=tuple(data["area_codes"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -83,14 +88,6 @@ class NoiseRates:
 SYSTEM_SHARE = {"LIS": 0.7, "PACS": 0.35, "EMR": 0.6, "PARTNER": 0.08}
 
 
-def _homophone_map() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for group in _HOMOPHONES.split():
-        for ch in group:
-            out[ch] = [c for c in group if c != ch]
-    return out
-
-
 def resident_id(area: str, birth: date, seq: int) -> str:
     body = f"{area}{birth:%Y%m%d}{seq:03d}"
     return body + resident_id_check_digit(body)
@@ -106,17 +103,16 @@ class _Person:
         self.rid, self.phone, self.address = rid, phone, address
 
 
-def _draw_person(rng: random.Random, key: str) -> _Person:
-    surnames, weights = zip(*_SURNAMES, strict=True)
-    surname = rng.choices(surnames, weights=weights)[0]
-    given = "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 1, 2))))
+def _draw_person(rng: random.Random, key: str, v: _Vocab) -> _Person:
+    surname = rng.choices(v.surnames, weights=v.weights)[0]
+    given = "".join(rng.choice(v.given) for _ in range(rng.choice((1, 1, 2))))
     sex = rng.choice("MF")
     birth = date(1935, 1, 1) + timedelta(days=rng.randrange(0, 365 * 85))
     seq = rng.randrange(0, 500) * 2 + (1 if sex == "M" else 0)
-    rid = resident_id(rng.choice(_AREA_CODES), birth, seq)
+    rid = resident_id(rng.choice(v.area_codes), birth, seq)
     phone = "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9))
     address = (
-        f"{rng.choice(_PROVINCES)}{rng.choice(_DISTRICTS)}{rng.choice(_STREETS)}{rng.randrange(1, 400)}号"
+        f"{rng.choice(v.provinces)}{rng.choice(v.districts)}{rng.choice(v.streets)}{rng.randrange(1, 400)}号"
     )
     return _Person(key, surname + given, sex, birth, rid, phone, address)
 
@@ -149,11 +145,11 @@ def _record(
     system: str,
     local_id: str,
     rates: NoiseRates,
-    homophones: dict[str, list[str]],
+    v: _Vocab,
 ) -> dict[str, Any]:
     name, birth, rid, phone, address = p.name, p.birth, p.rid, p.phone, p.address
     if system != "HIS":
-        name = _noisy_name(rng, name, homophones, rates.homophone)
+        name = _noisy_name(rng, name, v.homophones, rates.homophone)
         if rng.random() < rates.swap_day_month:
             birth = _swap_day_month(birth)
         if rng.random() < rates.phone_missing:
@@ -163,7 +159,7 @@ def _record(
         if rng.random() < rates.address_missing:
             address = ""
         else:
-            address = address[3:] if address.startswith(tuple(x[:3] for x in _PROVINCES)) else address
+            address = address[3:] if address.startswith(tuple(x[:3] for x in v.provinces)) else address
     if system == "PACS":
         rid, address = "", ""
         if rng.random() < rates.pacs_pinyin_name:
@@ -193,17 +189,17 @@ def noisy_population(
     rng = random.Random(seed)
     rates = rates or NoiseRates()
     shares = shares if shares is not None else SYSTEM_SHARE
-    homophones = _homophone_map()
+    vocab = _vocab()
     prefixes = {"HIS": "H", "LIS": "L", "PACS": "P", "EMR": "E", "PARTNER": "F"}
     counters = dict.fromkeys(prefixes, 0)
     rows: list[dict[str, Any]] = []
     truth: list[dict[str, str]] = []
     for k in range(n):
-        person = _draw_person(rng, f"K{k:08d}")
+        person = _draw_person(rng, f"K{k:08d}", vocab)
         systems = ["HIS"] + [s for s, share in shares.items() if rng.random() < share]
         for system in systems:
             counters[system] += 1
             local_id = f"{prefixes[system]}{counters[system] * 7919 % 100_000_000:08d}"
-            rows.append(_record(rng, person, system, local_id, rates, homophones))
+            rows.append(_record(rng, person, system, local_id, rates, vocab))
             truth.append({"person_key": person.key, "system": system, "local_id": local_id})
     return rows, truth

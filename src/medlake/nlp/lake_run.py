@@ -259,7 +259,8 @@ def build_rows(
                         "measurement_type_concept_id": NLP_TYPE_CONCEPT,
                         "value_as_number": val.number,
                         "measurement_source_value": ent.code or ent.text,
-                        "unit_source_value": val.ucum or val.unit,
+                        "unit_source_value": val.unit or val.ucum,
+                        "unit_ucum": val.ucum,
                         "value_source_value": val.text,
                         "measurement_source_concept_id": source_concept,
                     }

@@ -16,7 +16,7 @@ from datetime import date
 
 from medlake.privacy.lexicons import Lexicons, load_lexicons
 
-PHI_TYPES = ("NAME", "ID", "PHONE", "ADDRESS", "MRN", "DATE")
+PHI_TYPES = ("NAME", "ID", "PHONE", "EMAIL", "ADDRESS", "MRN", "DATE", "AGE")
 
 
 @dataclass(frozen=True, order=True)
@@ -86,6 +86,23 @@ def find_phones(text: str) -> list[Span]:
     out += [Span(m.start(), m.end(), "PHONE", m.group(0)) for m in _LANDLINE.finditer(text)]
     out += [Span(m.start(1), m.end(1), "PHONE", m.group(1)) for m in _PHONE_CONTEXT.finditer(text)]
     return out
+
+
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+)
+
+
+def find_emails(text: str) -> list[Span]:
+    return [Span(m.start(), m.end(), "EMAIL", m.group(0)) for m in _EMAIL.finditer(text)]
+
+
+_OLD_AGE = re.compile(r"(?<![\d.])(9\d|1[0-4]\d)(?=\s*(?:岁|周岁))")
+
+
+def find_old_ages(text: str) -> list[Span]:
+    """Ages of 90 and over (an identifier under HIPAA Safe Harbor): the number before 岁."""
+    return [Span(m.start(1), m.end(1), "AGE", m.group(1)) for m in _OLD_AGE.finditer(text)]
 
 
 # -- record, registration and accession numbers -----------------------------------------------------

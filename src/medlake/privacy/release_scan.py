@@ -28,6 +28,7 @@ from medlake.privacy.recognisers import (
     AddressRecogniser,
     NameRecogniser,
     Span,
+    find_emails,
     find_ids,
     find_phones,
     find_record_numbers,
@@ -139,6 +140,8 @@ class ReleaseScanner:
         for s in find_ids(text):
             yield s, "recogniser"
         for s in find_phones(text):
+            yield s, "recogniser"
+        for s in find_emails(text):
             yield s, "recogniser"
         for s in find_record_numbers(text):
             yield s, "recogniser"

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+import ahocorasick
+
 from medlake.privacy.lexicons import load_lexicons
 from medlake.privacy.recognisers import (
     AddressRecogniser,
@@ -19,7 +21,9 @@ from medlake.privacy.recognisers import (
     NameRecogniser,
     Span,
     find_dates,
+    find_emails,
     find_ids,
+    find_old_ages,
     find_phones,
     find_record_numbers,
     merge_spans,
@@ -29,9 +33,11 @@ PLACEHOLDERS = {
     "NAME": "[姓名]",
     "ID": "[身份证号]",
     "PHONE": "[电话]",
+    "EMAIL": "[邮箱]",
     "ADDRESS": "[地址]",
     "MRN": "[编号]",
     "DATE": "[日期]",
+    "AGE": "90以上",
 }
 
 DateMode = Literal["shift", "month", "placeholder"]
@@ -66,21 +72,35 @@ def _exact(text: str, values: set[str], typ: str, min_len: int) -> list[Span]:
 
 
 class Scrubber:
-    def __init__(self, *, date_mode: DateMode = "shift") -> None:
+    def __init__(self, *, date_mode: DateMode = "shift", cohort_names: set[str] | None = None) -> None:
+        """``cohort_names``: names of every person in the export, scrubbed from every text (a patient's
+        note may name another patient); only names of three or more characters, so that two-character
+        names that are also words (高峰) do not eat clinical text - those are looked up per patient."""
         lex = load_lexicons()
         self.names = NameRecogniser(lex)
         self.addresses = AddressRecogniser(lex)
         self.date_mode = date_mode
+        self._cohort: ahocorasick.Automaton | None = None
+        long_names = {n for n in (cohort_names or set()) if n and len(n) >= 3}
+        if long_names:
+            self._cohort = ahocorasick.Automaton()
+            for n in long_names:
+                self._cohort.add_word(n, n)
+            self._cohort.make_automaton()
 
     def find(self, text: str, patient: PatientContext | None = None) -> tuple[list[Span], list[DateMatch]]:
         """Every identifier span (merged) and the date matches, without changing the text."""
         spans: list[Span] = []
         spans += find_ids(text)
         spans += find_phones(text)
+        spans += find_emails(text)
+        spans += find_old_ages(text)
         spans += find_record_numbers(text)
         spans += self.addresses.find(text)
         spans += self.names.find_by_context(text)
         spans += self.names.find_by_title(text)
+        if self._cohort is not None:
+            spans += [Span(end - len(n) + 1, end + 1, "NAME", n) for end, n in self._cohort.iter(text)]
         if patient is not None:
             spans += self.names.find_known(text, patient.names)
             spans += _exact(text, patient.identifiers, "ID", 5)

@@ -100,6 +100,9 @@ class NoteSearcher:
     # -- compiling the boolean tree to SQL over note ids -----------------------------------------
     def _term_sql(self, text: str, params: list[Any]) -> str:
         if len(text) == 1:
+            if ord(text) >= 0x10FFFF:
+                params.append(text)
+                return "SELECT DISTINCT note_id FROM idx WHERE gram >= ?"
             params.extend([text, chr(ord(text) + 1)])
             return "SELECT DISTINCT note_id FROM idx WHERE gram >= ? AND gram < ?"
         if len(text) == 2:
@@ -158,20 +161,20 @@ class NoteSearcher:
             )
         else:
             total = 0
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         if page:
-            marks = ", ".join("?" for _ in page)
+            qmarks = ", ".join("?" for _ in page)
             found = {
                 r[0]: r
                 for r in self.con.execute(
                     "SELECT note_id, person_id, note_date, note_title, note_source_value, note_text FROM notes "
-                    f"WHERE note_id IN ({marks})",
+                    f"WHERE note_id IN ({qmarks})",
                     page,
                 ).fetchall()
             }
             rows = [found[i] for i in page if i in found]
-        marks = positive_terms(tree) or all_terms(tree)
-        hits = [self._hit(r, marks, snippet_chars) for r in rows]
+        terms = positive_terms(tree) or all_terms(tree)
+        hits = [self._hit(r, terms, snippet_chars) for r in rows]
         return SearchResult(query, total, hits, (time.perf_counter() - t0) * 1000)
 
     @staticmethod

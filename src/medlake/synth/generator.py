@@ -14,8 +14,9 @@ import multiprocessing
 import os
 import random
 import shutil
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from medlake.errors import DataDirError
@@ -118,20 +119,23 @@ def build_chunk(config: SynthConfig, chunk: int) -> ChunkOutput:
     return result
 
 
-def _build(args: tuple[SynthConfig, int]) -> ChunkOutput:
-    return build_chunk(*args)
-
-
 def _chunks(config: SynthConfig, workers: int) -> Iterator[ChunkOutput]:
+    """Chunk outputs in chunk order; with workers, at most ``2 * workers`` chunks are in flight
+    (built or waiting to be written), so memory stays bounded whatever the number of patients."""
     total = -(-config.patients // config.chunk_size)
-    tasks = [(config, i) for i in range(total)]
     if workers <= 1 or total == 1:
-        for t in tasks:
-            yield _build(t)
+        for i in range(total):
+            yield build_chunk(config, i)
         return
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(min(workers, total)) as pool:
-        yield from pool.imap(_build, tasks)
+        pending: deque[AsyncResult[ChunkOutput]] = deque()
+        submitted = 0
+        while submitted < total or pending:
+            while submitted < total and len(pending) < 2 * workers:
+                pending.append(pool.apply_async(build_chunk, (config, submitted)))
+                submitted += 1
+            yield pending.popleft().get()
 
 
 def effective_workers(requested: int) -> int:

@@ -168,10 +168,14 @@ def _family(vocab: Vocab, p: Person, rng: random.Random) -> list[tuple[str, str]
             ("父亲", surname + _given(vocab, "1", rng)),
         ]
     out: list[tuple[str, str]] = []
+    family_name = surname
     if age >= 25:
         spouse_sex = "2" if p.sex == "1" else "1"
-        out.append(("配偶", _surname(vocab, rng) + _given(vocab, spouse_sex, rng)))
+        spouse = _surname(vocab, rng) + _given(vocab, spouse_sex, rng)
+        out.append(("配偶", spouse))
+        if p.sex == "2":  # children take the father's family name
+            family_name = spouse[:2] if spouse.startswith("欧阳") else spouse[0]
     if age >= 45:
         child_sex = rng.choice("12")
-        out.append(("儿子" if child_sex == "1" else "女儿", surname + _given(vocab, child_sex, rng)))
+        out.append(("儿子" if child_sex == "1" else "女儿", family_name + _given(vocab, child_sex, rng)))
     return out

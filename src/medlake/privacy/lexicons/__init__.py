@@ -18,9 +18,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def _lines(name: str) -> list[str]:
-    path = HERE / name
+    return parse_lines((HERE / name).read_text(encoding="utf-8"), name)
+
+
+def parse_lines(text: str, name: str) -> list[str]:
+    """One entry per line; blank lines and ``#`` comments skipped; an entry with spaces is an error."""
     out: list[str] = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

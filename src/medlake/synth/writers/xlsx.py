@@ -3,7 +3,8 @@
 openpyxl's write-only mode costs about 240 µs per 11-cell row on this machine and keeps every
 distinct string in a shared-strings table until the workbook is saved, which is too slow for
 100,000 patients and unbounded in memory for 1,000,000. This writer streams the sheet XML
-straight into the zip with inline strings; openpyxl, pandas and Excel read the result.
+straight into the zip with inline strings and without cell references (optional in
+SpreadsheetML), so worker processes can render their chunks; openpyxl and pandas read the result.
 """
 
 from __future__ import annotations
@@ -93,18 +94,13 @@ class XlsxStream:
         self._buf: list[str] = [_SHEET_HEAD]
 
     def append(self, values: list[str]) -> None:
-        self.rows += 1
-        r = self.rows
-        while len(self._cols) < len(values):
-            self._cols.append(_col(len(self._cols)))
-        cols = self._cols
-        cells = "".join(
-            f'<c r="{cols[i]}{r}" t="inlineStr"><is><t>{escape(v)}</t></is></c>'
-            for i, v in enumerate(values)
-            if v != ""
-        )
-        self._buf.append(f'<row r="{r}">{cells}</row>')
-        if len(self._buf) >= 2000:
+        self.append_xml(render_rows([values]), 1)
+
+    def append_xml(self, xml: str, n_rows: int) -> None:
+        """Append ``n_rows`` rows already rendered by ``render_rows``."""
+        self.rows += n_rows
+        self._buf.append(xml)
+        if len(self._buf) >= 2000 or len(xml) > 1 << 20:
             self._flush()
 
     def _flush(self) -> None:

@@ -1,0 +1,1 @@
+"""Vocabulary data files of the synthetic hospital (read by ``medlake.synth.vocab``)."""
