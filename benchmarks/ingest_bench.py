@@ -30,12 +30,12 @@ def measured(cmd: list[str]) -> tuple[float, float]:
     return float(d["seconds"]), float(d["peak_mib"])
 
 
-def pandas_peer(src: Path) -> tuple[int, float]:
+def pandas_peer(src: Path, work: Path) -> tuple[int, float]:
     import pandas as pd
 
     rows = 0
     t0 = time.perf_counter()
-    out = src.parent / "peer-parquet"
+    out = work / "peer-parquet"
     out.mkdir(exist_ok=True)
     for f in sorted((src / "his").glob("*.csv")):
         for enc in ("utf-8-sig", "gbk"):
@@ -54,6 +54,7 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/medlake-ingest-bench"))
+    ap.add_argument("--source", type=Path, help="reuse an existing `medlake synth` output (synth not timed)")
     ap.add_argument("--child", action="store_true")
     ap.add_argument("cmd", nargs="*")
     a = ap.parse_args()
@@ -69,9 +70,12 @@ def main() -> None:
     work.mkdir(parents=True)
     src, data = work / "hospital", work / "data"
     medlake = str(BIN / "medlake")
-    synth_s, synth_mib = measured(
-        [medlake, "synth", "--patients", str(a.patients), "--seed", str(a.seed), "--out", str(src)]
-    )
+    if a.source:
+        src, synth_s, synth_mib = a.source, float("nan"), float("nan")
+    else:
+        synth_s, synth_mib = measured(
+            [medlake, "synth", "--patients", str(a.patients), "--seed", str(a.seed), "--out", str(src)]
+        )
     ingest_s, ingest_mib = measured([medlake, "ingest", str(src), "--data-dir", str(data), "--quiet"])
     stats = json.loads(
         subprocess.run(
@@ -83,18 +87,18 @@ def main() -> None:
         for k, v in stats["tables"].items()
         if k not in {"concept", "concept_relationship", "concept_ancestor", "vocabulary"}
     )
-    peer_rows, peer_s = pandas_peer(src)
+    peer_rows, peer_s = pandas_peer(src, work)
     result = {
         "patients": a.patients,
         "cpu_count": os.cpu_count(),
         "synth_seconds": round(synth_s, 1),
-        "synth_peak_mib": round(synth_mib),
+        "synth_peak_mib": None if a.source else round(synth_mib),
         "ingest_seconds": round(ingest_s, 1),
         "ingest_peak_mib": round(ingest_mib),
         "cdm_rows": cdm_rows,
         "quarantine": stats["quarantine"],
         "ingest_rows_per_s": round(cdm_rows / ingest_s),
-        "end_to_end_rows_per_s": round(cdm_rows / (synth_s + ingest_s)),
+        "end_to_end_rows_per_s": None if a.source else round(cdm_rows / (synth_s + ingest_s)),
         "peer_pandas_his_rows": peer_rows,
         "peer_pandas_rows_per_s": round(peer_rows / peer_s),
         "tables": stats["tables"],

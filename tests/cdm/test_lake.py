@@ -94,3 +94,11 @@ def test_conform_rejects_unknown_columns_and_fills_missing() -> None:
     t = conform("person", pa.table({"person_id": [1]}))
     assert t.schema == arrow_schema("person")
     assert t.column("year_of_birth").null_count == 1
+
+
+def test_rows_with_different_keys_keep_every_column(data_dir: Path) -> None:
+    lake = Lake(data_dir)
+    with lake.transaction() as tx:
+        tx.write("person", "p", [{"person_id": 1}, {"person_id": 2, "year_of_birth": 1980}])
+    rows = lake.connect().execute("SELECT person_id, year_of_birth FROM person ORDER BY 1").fetchall()
+    assert rows == [(1, None), (2, 1980)]

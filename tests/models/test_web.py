@@ -61,7 +61,8 @@ def test_train_review_publish_and_simulate(client: TestClient) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/models/toy_reoperation/v1"
     page = client.get("/models/toy_reoperation/v1").text
     assert "chart-roc" in page and "TRIPOD+AI" in page and "lightgbm" in page
-    assert "toy_reoperation" in client.get("/models").text
+    registry = client.get("/models").text
+    assert "toy_reoperation" in registry and 'href="/models"' in registry  # in the navigation bar too
     r = client.post(
         "/models/toy_reoperation/v1/stage",
         data={"csrf_token": csrf, "stage": "validated"},

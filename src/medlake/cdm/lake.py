@@ -180,7 +180,12 @@ def conform(name: str, data: Any) -> pa.Table:
     if isinstance(data, duckdb.DuckDBPyRelation):
         data = data.to_arrow_table()
     elif isinstance(data, list):
-        data = pa.Table.from_pylist(data) if data else schema.empty_table()
+        keys = {k for row in data for k in row}
+        unknown_keys = keys - set(schema.names)
+        if unknown_keys:
+            raise SchemaError(f"columns not in the {name} schema: {sorted(unknown_keys)}")
+        # every row's keys count (from_pylist alone would take the columns of the first row only)
+        data = pa.Table.from_pylist(data, schema=schema) if data else schema.empty_table()
     if not isinstance(data, pa.Table):
         raise SchemaError(f"cannot write {type(data).__name__} to {name}")
     unknown = set(data.column_names) - set(schema.names)
@@ -204,6 +209,7 @@ class LakeTransaction:
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self._staged: list[tuple[Path, Path]] = []
+        self._staged_finals: set[Path] = set()
         self._deletes: list[Path] = []
         self.rows_written: dict[str, int] = {}
 
@@ -212,12 +218,13 @@ class LakeTransaction:
         directory = self.lake.table_dir(name)
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"{part_name(part)}.parquet"
-        staged_here = any(f == final for _, f in self._staged)
+        staged_here = final in self._staged_finals
         if table.num_rows == 0 and not final.exists() and not staged_here:
             return 0  # nothing to add and nothing to replace: no empty part files
         tmp = directory / f".tmp-{os.getpid()}-{len(self._staged)}-{final.name}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         self._staged.append((tmp, final))
+        self._staged_finals.add(final)
         self.rows_written[name] = self.rows_written.get(name, 0) + table.num_rows
         return table.num_rows
 
@@ -225,13 +232,13 @@ class LakeTransaction:
         self._deletes.append(self.lake.table_dir(name) / f"{part_name(part)}.parquet")
 
     def commit(self, *, refresh: bool = True) -> None:
-        staged_finals = {final for _, final in self._staged}
         for path in self._deletes:
-            if path not in staged_finals and path.exists():
+            if path not in self._staged_finals and path.exists():
                 path.unlink()
         for tmp, final in self._staged:
             os.replace(tmp, final)
         self._staged.clear()
+        self._staged_finals.clear()
         self._deletes.clear()
         if refresh:
             self.lake.refresh_catalog()
@@ -241,6 +248,7 @@ class LakeTransaction:
             if tmp.exists():
                 tmp.unlink()
         self._staged.clear()
+        self._staged_finals.clear()
         self._deletes.clear()
 
 

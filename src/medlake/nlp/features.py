@@ -78,10 +78,6 @@ def char_features(
             "t-1=" + cm2 + cm1 + c0,
             "t0=" + cm1 + c0 + c1,
             "t1=" + c0 + c1 + c2,
-            "q-1=" + cm2 + cm1 + c0 + c1,
-            "q0=" + cm1 + c0 + c1 + c2,
-            "t-2=" + chars[j - 3] + cm2 + cm1,
-            "t2=" + c1 + c2 + chars[j + 3],
             "k=" + classes[k - 1] + classes[k] + classes[k + 1],
             "k0=" + classes[k],
         ]

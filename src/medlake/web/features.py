@@ -22,10 +22,25 @@ and here: ``"medlake.export.web:router",``. Templates can extend ``base.html`` b
 from __future__ import annotations
 
 # keep sorted by feature
-FEATURE_ROUTERS: list[str] = []
+FEATURE_ROUTERS: list[str] = [
+    "medlake.cohort.web:router",
+    "medlake.export.web:router",
+    "medlake.models.web:router",
+    "medlake.nlp.web:router",
+]
 
 # extra template folders ("package:folder"), searched after the web package's own templates
-FEATURE_TEMPLATE_DIRS: list[str] = []
+FEATURE_TEMPLATE_DIRS: list[str] = [
+    "medlake.cohort:templates",
+    "medlake.export:templates",
+    "medlake.models:templates",
+    "medlake.nlp:templates",
+]
 
 # navigation entries (path, i18n message key, permission) shown to users holding the permission
-FEATURE_NAV: list[tuple[str, str, str]] = []
+FEATURE_NAV: list[tuple[str, str, str]] = [
+    ("/cohorts", "nav.cohorts", "cohort.query"),
+    ("/datasets", "nav.datasets", "export"),
+    ("/exports", "nav.exports", "authenticated"),
+    ("/models", "nav.models", "models.view"),
+]

@@ -41,46 +41,46 @@ _EVENTS_UNION = """
 SELECT * FROM (
     SELECT v.person_id, coalesce(v.visit_start_datetime, CAST(v.visit_start_date AS TIMESTAMP)) AS ts, 'visit' AS kind,
            v.visit_source_value AS code, cs.care_site_name AS label, NULL::DOUBLE AS value, NULL AS unit,
-           NULL AS flag, v.src_system
+           NULL AS flag, v.src_system, NULL::BIGINT AS ref
     FROM visit_occurrence v LEFT JOIN care_site cs ON cs.care_site_id = v.care_site_id WHERE v.person_id {cond}
     UNION ALL
     SELECT c.person_id, coalesce(c.condition_start_datetime, CAST(c.condition_start_date AS TIMESTAMP)), 'condition',
-           c.condition_source_value, k.concept_name, NULL, NULL, c.condition_status_source_value, c.src_system
+           c.condition_source_value, k.concept_name, NULL, NULL, c.condition_status_source_value, c.src_system, NULL
     FROM condition_occurrence c LEFT JOIN concept k ON k.concept_id = c.condition_source_concept_id
     WHERE c.person_id {cond}
     UNION ALL
     SELECT d.person_id, coalesce(d.drug_exposure_start_datetime, CAST(d.drug_exposure_start_date AS TIMESTAMP)), 'drug',
            d.drug_source_value, coalesce(k.concept_name, d.sig), d.quantity, d.dose_unit_source_value,
-           d.route_source_value, d.src_system
+           d.route_source_value, d.src_system, NULL
     FROM drug_exposure d LEFT JOIN concept k ON k.concept_id = d.drug_source_concept_id WHERE d.person_id {cond}
     UNION ALL
     SELECT p.person_id, coalesce(p.procedure_datetime, CAST(p.procedure_date AS TIMESTAMP)), 'procedure',
-           p.procedure_source_value, k.concept_name, NULL, NULL, NULL, p.src_system
+           p.procedure_source_value, k.concept_name, NULL, NULL, NULL, p.src_system, NULL
     FROM procedure_occurrence p LEFT JOIN concept k ON k.concept_id = p.procedure_source_concept_id
     WHERE p.person_id {cond}
     UNION ALL
     SELECT m.person_id, coalesce(m.measurement_datetime, CAST(m.measurement_date AS TIMESTAMP)), 'measurement',
            m.measurement_source_value, coalesce(k.concept_name, m.value_source_value),
-           m.value_as_number, m.unit_source_value, m.abnormal_flag, m.src_system
+           m.value_as_number, m.unit_source_value, m.abnormal_flag, m.src_system, NULL
     FROM measurement m
     LEFT JOIN concept k ON k.concept_id = coalesce(m.measurement_source_concept_id, m.measurement_concept_id)
     WHERE m.person_id {cond}
     UNION ALL
     SELECT o.person_id, coalesce(o.observation_datetime, CAST(o.observation_date AS TIMESTAMP)), 'observation',
-           o.observation_source_value, o.value_as_string, o.value_as_number, o.unit_source_value, NULL, o.src_system
+           o.observation_source_value, o.value_as_string, o.value_as_number, o.unit_source_value, NULL, o.src_system, NULL
     FROM observation o WHERE o.person_id {cond}
     UNION ALL
     SELECT n.person_id, coalesce(n.note_datetime, CAST(n.note_date AS TIMESTAMP)), 'note', n.note_source_value,
-           coalesce(n.note_title, '') || ': ' || left(coalesce(n.note_text, ''), 240), NULL, NULL, NULL, n.src_system
+           coalesce(n.note_title, '') || ': ' || left(coalesce(n.note_text, ''), 240), NULL, NULL, NULL, n.src_system, n.note_id
     FROM note n WHERE n.person_id {cond}
     UNION ALL
     SELECT i.person_id, CAST(i.image_occurrence_date AS TIMESTAMP), 'image', i.modality,
            coalesce(i.study_description, '') || ' ' || coalesce(i.series_description, ''),
-           i.instance_count, NULL, i.accession_number, i.src_system
+           i.instance_count, NULL, i.accession_number, i.src_system, NULL
     FROM image_occurrence i WHERE i.person_id {cond}
     UNION ALL
     SELECT d.person_id, coalesce(d.death_datetime, CAST(d.death_date AS TIMESTAMP)), 'death', d.cause_source_value, NULL,
-           NULL, NULL, NULL, d.src_system
+           NULL, NULL, NULL, d.src_system, NULL
     FROM death d WHERE d.person_id {cond}
 )
 """
@@ -95,7 +95,8 @@ _IDENTITY_SQL = """SELECT DISTINCT x.person_id, sp.src_system, sp.src_person_id,
           UNION ALL SELECT person_id, NULL, person_source_value, TRUE FROM person) x
     JOIN source_person sp ON sp.src_person_id = x.src_person_id AND (x.any_system OR sp.src_system = x.src_system)"""
 
-_EVENT_COLUMNS = ("ts", "kind", "code", "label", "value", "unit", "flag", "src_system")
+# ref: the row id a page can link to (note_id for notes, else NULL)
+_EVENT_COLUMNS = ("ts", "kind", "code", "label", "value", "unit", "flag", "src_system", "ref")
 _ORDER = "ORDER BY ts NULLS LAST, kind, code, label"
 
 
