@@ -43,7 +43,10 @@ def test_errors_are_one_line_with_code_and_hint(tmp_path: Path) -> None:
 def test_config_masks_secrets(tmp_path: Path) -> None:
     env_secret = "never-print-this-secret"
     r = subprocess.run(
-        [*MEDLAKE, "config"], capture_output=True, text=True, check=True,
+        [*MEDLAKE, "config"],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "MEDLAKE_SECRET_KEY": env_secret},
     )
     assert env_secret not in r.stdout and json.loads(r.stdout)["secret_key"] == "********"

@@ -18,7 +18,18 @@ def test_cli_reference_is_current() -> None:
 
 def test_every_feature_has_its_verbs() -> None:
     text = render(get_app())
-    for verb in ["medlake ingest", "medlake synth", "medlake stats", "medlake vocab load", "medlake serve",
-                 "medlake audit verify", "medlake mpi eval", "medlake nlp train", "medlake cohort run",
-                 "medlake export request", "medlake model train", "medlake demo"]:
+    for verb in [
+        "medlake ingest",
+        "medlake synth",
+        "medlake stats",
+        "medlake vocab load",
+        "medlake serve",
+        "medlake audit verify",
+        "medlake mpi eval",
+        "medlake nlp train",
+        "medlake cohort run",
+        "medlake export request",
+        "medlake model train",
+        "medlake demo",
+    ]:
         assert f"## `{verb}`" in text, verb

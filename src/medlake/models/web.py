@@ -2,8 +2,10 @@
 
 Pages: the registry (``/models``), a version's results with ROC and calibration plots, its model
 card and stage buttons (``/models/{task}/v{n}``), the task editor that trains a new version
-(``/models/new``), monitoring (``/models/{task}/v{n}/monitor``) and the CDS simulator showing
-the card a clinician would see for a chosen patient (``/cds/simulator``). The CDS Hooks service
+(``/models/new``), monitoring (``/models/{task}/v{n}/monitoring``, JSON at ``.../monitor``) with
+a retrain action (``POST .../retrain``) and the CDS simulator showing
+the card a clinician would see for a chosen patient, with accept / override feedback
+(``/cds/simulator``). The CDS Hooks service
 itself is mounted under ``/cds-services`` for logged-in clinicians (``cdss.use``).
 """
 
@@ -25,6 +27,7 @@ from medlake.web.templating import render
 
 router = APIRouter()
 TASKS = Path(__file__).with_name("tasks")
+PSI_WARN = 0.2  # population stability index above which a feature's drift is shown as a warning
 
 
 def _settings(request: Request) -> Settings:
@@ -195,18 +198,81 @@ def change_stage(
     return RedirectResponse(f"/models/{task}/v{version}", status_code=303)
 
 
-@router.get("/models/{task}/v{version}/monitor")
-def monitor_page(
-    request: Request, task: str, version: int, principal: Annotated[Principal, require("models.view")]
-) -> Response:
+def _monitor_report(request: Request, task: str, version: int, since: str = "") -> dict[str, Any]:
+    from datetime import datetime
+
     from medlake.cdm.lake import Lake
+    from medlake.cdss.service import BadRequest
     from medlake.models.monitor import monitor
 
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise BadRequest(f"since={since!r} is not an ISO date") from None
     engine = _engine(request)
     report = monitor(
-        engine.registry, engine.store, Lake(_settings(request).data_dir).connect(), task, version
+        engine.registry,
+        engine.store,
+        Lake(_settings(request).data_dir).connect(),
+        task,
+        version,
+        since=start,
     )
-    return JSONResponse(json.loads(json.dumps(report, default=str)))
+    plain: dict[str, Any] = json.loads(json.dumps(report, default=str))
+    return plain
+
+
+@router.get("/models/{task}/v{version}/monitor")
+def monitor_page(
+    request: Request,
+    task: str,
+    version: int,
+    principal: Annotated[Principal, require("models.view")],
+    since: str = "",
+) -> Response:
+    return JSONResponse(_monitor_report(request, task, version, since))
+
+
+@router.get("/models/{task}/v{version}/monitoring", response_class=HTMLResponse)
+def monitoring_page(
+    request: Request,
+    task: str,
+    version: int,
+    principal: Annotated[Principal, require("models.view")],
+    since: str = "",
+) -> Response:
+    """The monitoring report as a page: use, acceptance, override reasons, performance, drift.
+
+    Outcomes are counted from publication, or from ``since`` (an ISO date) when given.
+    """
+    report = _monitor_report(request, task, version, since)
+    drift = sorted(report["drift_psi"].items(), key=lambda kv: -(kv[1] if kv[1] is not None else -1.0))
+    reasons = sorted(report["feedback"]["override_reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+    ctx = {"r": report, "drift": drift, "reasons": reasons, "psi_warn": PSI_WARN}
+    return render(request, "model_monitor.html", ctx)
+
+
+@router.post("/models/{task}/v{version}/retrain")
+async def retrain_model(
+    request: Request,
+    task: str,
+    version: int,
+    principal: Annotated[Principal, require("models.manage")],
+) -> Response:
+    """Fit the task again on the current lake as a new draft version (for review before use)."""
+    from medlake.cdm.lake import Lake
+    from medlake.models.monitor import retrain
+    from medlake.models.registry import Registry
+
+    settings = _settings(request)
+    registry = Registry(settings.data_dir)
+    registry.manifest(task, version)  # unknown task/version → the registry's not-found error
+
+    def run() -> dict[str, Any]:
+        return retrain(Lake(settings.data_dir).connect(), registry, task, trainer=principal.username)
+
+    m = await run_in_threadpool(run)
+    return RedirectResponse(f"/models/{m['task']}/v{m['version']}", status_code=303)
 
 
 @router.get("/cds/simulator", response_class=HTMLResponse)
@@ -215,7 +281,10 @@ def simulator(
     principal: Annotated[Principal, require("cdss.use")],
     service: str = "",
     patient: str = "",
+    feedback: str = "",
 ) -> Response:
+    from medlake.cdss.service import override_reasons
+
     engine = _engine(request)
     services = sorted(engine.models())
     card, error = None, None
@@ -225,10 +294,44 @@ def simulator(
             card = engine.call(service, body, str(request.base_url))["cards"][0]
         except MedlakeError as exc:
             error = exc.message
-    return render(
-        request,
-        "models_simulator.html",
-        {"services": services, "service": service, "patient": patient, "card": card, "error": error},
+    ctx = {
+        "services": services,
+        "service": service,
+        "patient": patient,
+        "card": card,
+        "error": error,
+        "reasons": override_reasons()["reasons"],
+        "feedback": feedback,
+    }
+    return render(request, "models_simulator.html", ctx)
+
+
+@router.post("/cds/simulator/feedback")
+def simulator_feedback(
+    request: Request,
+    principal: Annotated[Principal, require("cdss.use")],
+    service: Annotated[str, Form()],
+    card: Annotated[str, Form()],
+    outcome: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    """The clinician's answer to a card (accepted, or overridden with a reason), as CDS Hooks feedback."""
+    from urllib.parse import urlencode
+
+    from medlake.cdss.service import override_reasons
+
+    item: dict[str, Any] = {"card": card, "outcome": outcome}
+    if outcome == "overridden":
+        reasons = override_reasons()
+        coding = next((r for r in reasons["reasons"] if r["code"] == reason), None)
+        item["overrideReason"] = {
+            "reason": {"system": reasons["system"], **coding} if coding else {},
+            "userComment": comment,
+        }
+    _engine(request).feedback(service, {"feedback": [item]})
+    return RedirectResponse(
+        "/cds/simulator?" + urlencode({"service": service, "feedback": outcome}), status_code=303
     )
 
 
