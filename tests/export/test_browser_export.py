@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 
 from medlake.cli import main
@@ -26,8 +21,8 @@ from medlake.store.engine import dispose_engine
 from medlake.web import passwords
 from medlake.web.app import create_app
 from medlake.web.services.demo import create_demo_accounts
+from tests.browser_support import chromium, live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "demo-password-1"
 pytestmark = pytest.mark.browser
 
@@ -49,13 +44,6 @@ SPEC: dict[str, Any] = {
     "notes": {},
     "deid": {"k": 5},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -89,37 +77,15 @@ def hospital(tmp_path_factory: pytest.TempPathFactory, cheap_argon2: None) -> It
 
 @pytest.fixture(scope="module")
 def live_url(hospital: Settings) -> Iterator[str]:
-    port = _free_port()
     app = create_app(hospital)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("MEDLAKE_REQUIRE_BROWSER"):
-            pytest.fail(f"Chromium required (MEDLAKE_REQUIRE_BROWSER) but not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _session(browser: Any, base: str, username: str) -> Any:

@@ -9,49 +9,24 @@ page then shows that feedback.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 
 from medlake.models.toylake import TOY_TASK, build_toy_lake
 from medlake.settings import Settings
+from tests.browser_support import chromium, live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "demo-password-1"
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("MEDLAKE_REQUIRE_BROWSER"):
-            pytest.fail(f"Chromium required (MEDLAKE_REQUIRE_BROWSER) but not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +43,8 @@ def live_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     build_toy_lake(data_dir, n=200, seed=4)
     settings = Settings(data_dir=data_dir, env="test")
     create_demo_accounts(settings, password=PASSWORD)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(settings)) as url:
+        yield url
     mp.undo()
     passwords._dummy_hash.cache_clear()
     dispose_engine(settings)
