@@ -336,7 +336,7 @@ TABLES: dict[str, Table] = {
             "_raw_file",
             """sha256 VARCHAR, source_path VARCHAR, source_key VARCHAR, source_kind VARCHAR, size_bytes BIGINT,
             version INTEGER, captured_at TIMESTAMP, rows_read BIGINT, rows_written BIGINT, rows_quarantined BIGINT,
-            run_id VARCHAR""",
+            run_id VARCHAR, part VARCHAR""",
             "raw-zone manifest: every captured file version with its sha256",
         ),
         _plain(

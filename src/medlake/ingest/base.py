@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from medlake.cdm.ids import stable_id
-from medlake.cdm.lake import Lake, LakeTransaction
+from medlake.cdm.lake import Lake, LakeTransaction, conform
 
 
 @dataclass
@@ -61,7 +61,9 @@ class FileStats:
 class IngestContext:
     """What a connector may touch while ingesting one file (or one batch of files)."""
 
-    def __init__(self, lake: Lake, tx: LakeTransaction, run_id: str, src: SourceFile) -> None:
+    def __init__(
+        self, lake: Lake, tx: LakeTransaction, run_id: str, src: SourceFile, *, chunk: str | None = None
+    ) -> None:
         self.lake = lake
         self.tx = tx
         self.run_id = run_id
@@ -69,13 +71,23 @@ class IngestContext:
         self.stats = FileStats()
         self._quarantine: list[dict[str, Any]] = []
         self._written_tables: set[str] = set()
+        #: set when the file is one of a chunk of small files that share one part per table: its rows
+        #: are held here and written with the chunk's (each row keeps its file in ``src_file``)
+        self.chunk = chunk
+        self.buffered: dict[str, list[pa.Table]] = {}
 
     @property
     def part(self) -> str:
-        return self.src.source_key
+        return self.chunk or self.src.source_key
 
     def write(self, table: str, data: Any, *, part: str | None = None) -> int:
-        n = self.tx.write(table, part or self.part, data)
+        if part is None and self.chunk is not None:
+            conformed = conform(table, data)
+            if conformed.num_rows:
+                self.buffered.setdefault(table, []).append(conformed)
+            n = conformed.num_rows
+        else:
+            n = self.tx.write(table, part or self.part, data)
         self._written_tables.add(table)
         self.stats.rows_written += n if not table.startswith("_") and table != "source_person" else 0
         self.stats.written[table] = self.stats.written.get(table, 0) + n
@@ -96,8 +108,32 @@ class IngestContext:
         )
         self.stats.rows_quarantined += 1
 
+    def pending_quarantine(self) -> list[dict[str, Any]]:
+        return list(self._quarantine)
+
+    def adopt(
+        self, tables: dict[str, list[pa.Table]], stats: FileStats, quarantine: list[dict[str, Any]]
+    ) -> None:
+        """Take over what a worker process parsed from this file (``medlake.ingest.parallel``)."""
+        self.stats = stats
+        self._quarantine = list(quarantine)
+        for name, parts in tables.items():
+            if not parts:
+                continue
+            if self.chunk is not None:
+                self.buffered.setdefault(name, []).extend(parts)
+            else:
+                self.tx.write(name, self.part, pa.concat_tables(parts) if len(parts) > 1 else parts[0])
+            self._written_tables.add(name)
+
     def finish(self) -> None:
         """Stage the quarantine part (an empty list still replaces the previous version's)."""
+        if self.chunk is not None:
+            if self._quarantine:
+                self.buffered.setdefault("_quarantine", []).append(
+                    conform("_quarantine", pa.Table.from_pylist(self._quarantine))
+                )
+            return
         self.tx.write(
             "_quarantine", self.part, pa.Table.from_pylist(self._quarantine) if self._quarantine else []
         )
@@ -110,6 +146,10 @@ class Connector(ABC):
     system: ClassVar[str]
     #: lower runs first within one ingest (e.g. registries before events)
     priority: ClassVar[int] = 100
+    #: many small files of this kind share one part per table per chunk of files (see the runner)
+    chunked: ClassVar[bool] = False
+    #: ``ingest`` only reads its own file (and the registry): it may run in a worker process
+    parallel: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

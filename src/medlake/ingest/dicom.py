@@ -5,12 +5,13 @@ every new or changed DICOM file of a run; ``make_ctx(src)`` gives each file its 
 and quarantine). Only headers are read (``dicom_read``); a truncated or unreadable file is
 quarantined and the rest lands.
 
-Series span files, so rows are kept in parts per **study** (``dicom-study:<StudyInstanceUID>``):
-the instance headers of a study (``_dicom_instance``) are merged with what earlier runs stored for
-that study, and its series rows are rebuilt from the merged instances. A new day's PACS folder
-therefore writes only the parts of the studies it contains; a series that grows keeps its earlier
-instances. Patients (``person``, ``source_person``, namespace ``PACS``) are kept in parts per
-PACS patient id. ``image_occurrence.note_id`` and ``visit_occurrence_id`` are taken from the
+Series span files, so rows are kept in parts per **bucket of studies** (``dicom-study-<n>``, the
+study uid hashed into ``BUCKETS``): the instance headers of a bucket (``_dicom_instance``) are
+merged with what earlier runs stored there, and its series rows are rebuilt from the merged
+instances. A new day's PACS folder therefore rewrites only the buckets of the studies it contains
+(a bounded number of parts however many studies the PACS holds); a series that grows keeps its
+earlier instances. Patients (``person``, ``source_person``, namespace ``PACS``) are kept in parts
+per bucket of PACS patient ids, upserted the same way. ``image_occurrence.note_id`` and ``visit_occurrence_id`` are taken from the
 影像报告 note with the same accession number when it is already in the lake
 (``note.accession_number``; the runner ingests notes before this batch connector).
 """
@@ -36,12 +37,16 @@ GENDER = {"M": 8507, "F": 8532}
 RECORD_TYPE = "DICOM instance"
 
 
+#: parts per table for the studies (and for the patients) of a PACS
+BUCKETS = 64
+
+
 def study_part(study_uid: str) -> str:
-    return f"dicom-study:{study_uid}"
+    return f"dicom-study-{stable_id('dicom-bucket', study_uid) % BUCKETS:02d}"
 
 
 def patient_part(patient_id: str) -> str:
-    return f"dicom-patient:{patient_id}"
+    return f"dicom-patient-{stable_id('dicom-bucket', patient_id) % BUCKETS:02d}"
 
 
 @register
@@ -80,27 +85,39 @@ class DicomConnector(Connector):
         if not by_study:
             return
         lake = next(iter(by_study.values()))[0][0].lake
-        notes = _notes_by_accession(
-            lake, {row["accession_number"] for v in by_study.values() for _, row in v}
-        )
+        by_bucket: dict[str, dict[str, tuple[IngestContext, dict[str, Any]]]] = defaultdict(dict)
         for study_uid, items in by_study.items():
-            ctx = items[0][0]
-            merged = {r["sop_instance_uid"]: r for r in _stored_instances(ctx, study_uid)}
-            merged.update({row["sop_instance_uid"]: row for _, row in items})
+            for ctx, row in items:
+                by_bucket[study_part(study_uid)][row["sop_instance_uid"]] = (ctx, row)
+        buckets: list[tuple[str, IngestContext, list[dict[str, Any]]]] = []
+        for part, new in sorted(by_bucket.items()):
+            ctx = next(iter(new.values()))[0]
+            merged = {r["sop_instance_uid"]: r for r in _stored(ctx, "_dicom_instance", part)}
+            merged.update({uid: row for uid, (_, row) in new.items()})
             instances = sorted(
-                merged.values(), key=lambda r: (r["image_series_uid"], r["instance_number"] or 0)
+                merged.values(),
+                key=lambda r: (r["image_study_uid"], r["image_series_uid"], r["instance_number"] or 0),
             )
+            buckets.append((part, ctx, instances))
+        notes = _notes_by_accession(lake, {r["accession_number"] for _, _, rows in buckets for r in rows})
+        for part, ctx, instances in buckets:
             occurrences, metas = _series_rows(instances, notes)
-            part = study_part(study_uid)
             ctx.write("_dicom_instance", to_table("_dicom_instance", instances), part=part)
             ctx.write("image_occurrence", to_table("image_occurrence", occurrences), part=part)
             ctx.write("image_series_meta", to_table("image_series_meta", metas), part=part)
+        people: dict[str, dict[str, tuple[IngestContext, Instance]]] = defaultdict(dict)
         for patient_id, (ctx, inst) in patients.items():
-            person, source_person = _patient_rows(inst, ctx.src.sha256)
-            ctx.write("person", to_table("person", [person]), part=patient_part(patient_id))
-            ctx.write(
-                "source_person", to_table("source_person", [source_person]), part=patient_part(patient_id)
-            )
+            people[patient_part(patient_id)][patient_id] = (ctx, inst)
+        for part, members in sorted(people.items()):
+            ctx = next(iter(members.values()))[0]
+            persons = {r["person_id"]: r for r in _stored(ctx, "person", part)}
+            sources = {r["src_person_id"]: r for r in _stored(ctx, "source_person", part)}
+            for patient_id, (member_ctx, inst) in members.items():
+                person, source_person = _patient_rows(inst, member_ctx.src.sha256)
+                persons[person["person_id"]] = person
+                sources[patient_id] = source_person
+            ctx.write("person", to_table("person", list(persons.values())), part=part)
+            ctx.write("source_person", to_table("source_person", list(sources.values())), part=part)
 
 
 def _instance_row(inst: Instance, src: SourceFile) -> dict[str, Any]:
@@ -117,8 +134,8 @@ def _instance_row(inst: Instance, src: SourceFile) -> dict[str, Any]:
     return row
 
 
-def _stored_instances(ctx: IngestContext, study_uid: str) -> list[dict[str, Any]]:
-    path = ctx.lake.table_dir("_dicom_instance") / f"{part_name(study_part(study_uid))}.parquet"
+def _stored(ctx: IngestContext, table: str, part: str) -> list[dict[str, Any]]:
+    path = ctx.lake.table_dir(table) / f"{part_name(part)}.parquet"
     return pq.read_table(path).to_pylist() if path.exists() else []
 
 

@@ -49,6 +49,7 @@ class EmrNotesConnector(Connector):
     kind: ClassVar[str] = "emr-notes"
     system: ClassVar[str] = "EMR"
     priority: ClassVar[int] = 40
+    parallel: ClassVar[bool] = True
 
     @classmethod
     def detect(cls, path: Path, head: bytes) -> bool:

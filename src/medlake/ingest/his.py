@@ -19,7 +19,7 @@ from medlake.cdm.vocab import ConceptRegistry
 from medlake.ingest.base import Connector, IngestContext, register
 from medlake.ingest.fields import FieldError, parse_date, parse_datetime, parse_float, valid_resident_id
 from medlake.ingest.his_sql import SQL
-from medlake.ingest.tabular import Record, read_csv_records, read_xlsx_records, sniff_header
+from medlake.ingest.tabular import Record, read_csv_records, read_xlsx_records, sniff_header, xlsx_first_row
 
 Parser = Callable[[str, str], Any]
 
@@ -183,14 +183,8 @@ def spec_for_header(header: list[str]) -> Spec | None:
 
 
 def _xlsx_header(path: Path) -> list[str]:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True)
-    try:
-        row = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ())
-        return [str(v).strip() for v in row if v is not None]
-    finally:
-        wb.close()
+    """The first row of the first sheet, read by streaming the zip (detection must not load the sheet)."""
+    return xlsx_first_row(path)
 
 
 @register
@@ -200,6 +194,7 @@ class HisTableConnector(Connector):
     kind: ClassVar[str] = "his"
     system: ClassVar[str] = "HIS"
     priority: ClassVar[int] = 10
+    parallel: ClassVar[bool] = True
 
     @classmethod
     def detect(cls, path: Path, head: bytes) -> bool:

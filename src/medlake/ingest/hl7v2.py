@@ -56,6 +56,8 @@ class HL7v2Connector(Connector):
     kind: ClassVar[str] = "hl7v2"
     system: ClassVar[str] = "LIS"
     priority: ClassVar[int] = 50
+    chunked: ClassVar[bool] = True
+    parallel: ClassVar[bool] = True
 
     @classmethod
     def detect(cls, path: Path, head: bytes) -> bool:

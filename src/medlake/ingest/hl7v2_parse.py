@@ -46,10 +46,36 @@ class Segment:
 
     def get(self, index: int, component: int = 1, sub: int = 1, rep: int = 0) -> str:
         """Unescaped value of field ``index``, repetition ``rep``, component and sub-component (1-based)."""
-        reps = self.repetitions(index)
-        if rep >= len(reps):
+        fields = self.fields
+        if not 0 <= index < len(fields):
             return ""
-        return leaf(reps[rep], self.seps, component, sub)
+        value = fields[index]
+        if not value:
+            return ""
+        seps = self.seps
+        # the common case first: a plain value without repetitions, components or escapes
+        if rep or seps.repetition in value:
+            reps = value.split(seps.repetition)
+            if rep >= len(reps):
+                return ""
+            value = reps[rep]
+        if seps.component in value:
+            comps = value.split(seps.component)
+            if component > len(comps):
+                return ""
+            value = comps[component - 1]
+        elif component > 1:
+            return ""
+        if seps.subcomponent in value:
+            subs = value.split(seps.subcomponent)
+            if sub > len(subs):
+                return ""
+            value = subs[sub - 1]
+        elif sub > 1:
+            return ""
+        if seps.escape and seps.escape in value:
+            value = unescape(value, seps)
+        return value.strip()
 
 
 def leaf(value: str, seps: Separators, component: int = 1, sub: int = 1) -> str:

@@ -13,23 +13,33 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from medlake.cdm.lake import Lake, LakeTransaction
+from medlake.cdm.lake import Lake, LakeTransaction, part_name
+from medlake.cdm.schema import TABLES
 from medlake.cdm.vocab import ConceptRegistry
 from medlake.errors import InputFormatError, InputNotFound
 from medlake.ingest import connectors as _connectors  # noqa: F401 - registers every connector
 from medlake.ingest.base import CONNECTORS, Connector, IngestContext, SourceFile
 from medlake.ingest.derive import derive_observation_periods
+from medlake.ingest.parallel import ParsePool, remap_concepts
 from medlake.ingest.raw import capture, sha256_file
+from medlake.settings import Settings
 
 HEAD_BYTES = 65536
+#: small files of a chunked kind share parts: at most this much input, or this many files, per chunk
+CHUNK_BYTES = 128 * 1024 * 1024
+CHUNK_FILES = 2000
+#: below this much input to parse, files are parsed in the runner's process (no worker pool)
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 IGNORED_NAMES = {".DS_Store", "Thumbs.db"}
 
 
@@ -112,7 +122,9 @@ def ingest_path(
     show_progress: bool = True,
     on_file: Callable[[FileReport], None] | None = None,
     link_persons: bool = True,
+    workers: int | None = None,
 ) -> IngestReport:
+    """Ingest every file under ``root``; ``workers`` parse processes (default: settings, 0 = all cores)."""
     root = Path(root)
     if not root.exists():
         raise InputNotFound(f"nothing to ingest at {root}")
@@ -156,23 +168,32 @@ def ingest_path(
         )
         with progress:
             task = progress.add_task("", total=total)
-            batches: dict[str, list[SourceFile]] = {}
+            groups: dict[str, list[SourceFile]] = {}
+            singles: list[tuple[type[Connector], SourceFile]] = []
             for cls, src in plan:
-                if getattr(cls, "batch", False):
-                    batches.setdefault(cls.kind, []).append(src)
-                    continue
-                progress.update(task, description=src.rel[-50:])
-                fr = _ingest_one(lake, registry, run_id, cls, [src], history, manifest)
-                report.files.extend(fr)
-                progress.advance(task, src.size)
-                for f in fr:
-                    if on_file:
-                        on_file(f)
-            for kind, srcs in batches.items():
-                progress.update(task, description=f"{kind} ({len(srcs)} files)")
-                fr = _ingest_one(lake, registry, run_id, CONNECTORS[kind], srcs, history, manifest)
-                report.files.extend(fr)
-                progress.advance(task, sum(s.size for s in srcs))
+                if cls.chunked or getattr(cls, "batch", False):
+                    groups.setdefault(cls.kind, []).append(src)
+                else:
+                    singles.append((cls, src))
+            pool = _pool(lake, run_id, singles, groups, workers)
+            try:
+                _ingest_all(
+                    lake,
+                    registry,
+                    run_id,
+                    singles,
+                    groups,
+                    history,
+                    manifest,
+                    report,
+                    progress,
+                    task,
+                    pool,
+                    on_file,
+                )
+            finally:
+                if pool is not None:
+                    pool.close()
         lake.refresh_catalog()
     if link_persons and any(f.written.get("source_person") for f in report.files):
         report.linkage = _link_persons(lake)
@@ -189,12 +210,88 @@ def ingest_path(
     return report
 
 
+def _pool(
+    lake: Lake,
+    run_id: str,
+    singles: list[tuple[type[Connector], SourceFile]],
+    groups: dict[str, list[SourceFile]],
+    workers: int | None,
+) -> ParsePool | None:
+    """A worker pool for the files whose connector may parse elsewhere, in the order they are written."""
+    if workers is None:
+        workers = Settings().workers
+    workers = workers or os.cpu_count() or 1
+    order = [(cls.kind, src) for cls, src in singles if cls.parallel]
+    order += [(kind, src) for kind, srcs in groups.items() if CONNECTORS[kind].parallel for src in srcs]
+    if workers < 2 or len(order) < 2 or sum(src.size for _, src in order) < PARALLEL_MIN_BYTES:
+        return None  # a handful of small files: starting processes would cost more than it saves
+    return ParsePool(lake.root, run_id, order, workers)
+
+
+def _ingest_all(
+    lake: Lake,
+    registry: ConceptRegistry,
+    run_id: str,
+    singles: list[tuple[type[Connector], SourceFile]],
+    groups: dict[str, list[SourceFile]],
+    history: dict[str, list[dict[str, object]]],
+    manifest: list[dict[str, object]],
+    report: IngestReport,
+    progress: Progress,
+    task: TaskID,
+    pool: ParsePool | None,
+    on_file: Callable[[FileReport], None] | None,
+) -> None:
+    for cls, src in singles:
+        progress.update(task, description=src.rel[-50:])
+        fr = _ingest_one(lake, registry, run_id, cls, [src], history, manifest, pool=pool)
+        report.files.extend(fr)
+        progress.advance(task, src.size)
+        for f in fr:
+            if on_file:
+                on_file(f)
+    for kind, srcs in groups.items():
+        cls = CONNECTORS[kind]
+        for k, chunk in enumerate(_chunks(srcs)):
+            progress.update(task, description=f"{kind} ({len(chunk)} of {len(srcs)} files)")
+            fr = _ingest_one(
+                lake,
+                registry,
+                run_id,
+                cls,
+                chunk,
+                history,
+                manifest,
+                chunk=f"{kind}:chunk-{run_id}-{k}",
+                pool=pool,
+            )
+            report.files.extend(fr)
+            progress.advance(task, sum(s.size for s in chunk))
+            for f in fr:
+                if on_file:
+                    on_file(f)
+
+
 def _link_persons(lake: Lake) -> dict[str, object]:
     """New source patients arrived: link them (master patient index) and remap their person ids."""
     from medlake.mpi import apply, link
 
     result = link(lake)
     return {"link": result.as_dict(), "apply": apply(lake).as_dict()}
+
+
+def _chunks(srcs: list[SourceFile]) -> Iterator[list[SourceFile]]:
+    """Consecutive groups of files, each at most CHUNK_BYTES of input (one file may exceed it) or CHUNK_FILES."""
+    chunk: list[SourceFile] = []
+    size = 0
+    for src in srcs:
+        if chunk and (size + src.size > CHUNK_BYTES or len(chunk) >= CHUNK_FILES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(src)
+        size += src.size
+    if chunk:
+        yield chunk
 
 
 def _ingest_one(
@@ -205,8 +302,15 @@ def _ingest_one(
     srcs: list[SourceFile],
     history: dict[str, list[dict[str, object]]],
     manifest: list[dict[str, object]],
+    *,
+    chunk: str | None = None,
+    pool: ParsePool | None = None,
 ) -> list[FileReport]:
-    """Ingest one file (or one batch) in one transaction; a rejected file is quarantined whole."""
+    """Ingest one file, one batch or one chunk of files in one transaction.
+
+    A file whose content is unusable as a whole is quarantined as one record. In a chunk, a file
+    that fails is reported failed and the chunk's other files still land.
+    """
     reports: list[FileReport] = []
     contexts: list[IngestContext] = []
     rejected: set[str] = set()
@@ -219,11 +323,38 @@ def _ingest_one(
             if getattr(cls, "batch", False):
 
                 def make_ctx(s: SourceFile, tx: LakeTransaction = tx) -> IngestContext:
-                    c = IngestContext(lake, tx, run_id, s)
+                    c = IngestContext(lake, tx, run_id, s, chunk=chunk)
                     contexts.append(c)
                     return c
 
                 connector.ingest_batch(make_ctx, srcs)  # type: ignore[attr-defined]
+            elif pool is not None and all(src.sha256 in pool.shas for src in srcs):
+                for src in srcs:
+                    ctx = IngestContext(lake, tx, run_id, src, chunk=chunk)
+                    try:
+                        parsed = pool.take(src)
+                    except Exception as exc:  # the worker's error, for this file only
+                        if chunk is None:
+                            raise
+                        reports.append(_failed(src, cls, exc))
+                        continue
+                    ctx.adopt(remap_concepts(parsed, registry), parsed.stats, parsed.quarantine)
+                    if parsed.rejected:
+                        rejected.add(src.sha256)
+                    contexts.append(ctx)
+            elif chunk is not None:
+                for src in srcs:
+                    ctx = IngestContext(lake, tx, run_id, src, chunk=chunk)
+                    try:
+                        connector.ingest(ctx)
+                    except InputFormatError as exc:
+                        ctx = IngestContext(lake, tx, run_id, src, chunk=chunk)
+                        ctx.quarantine("<file>", exc.message, system=cls.system)
+                        rejected.add(src.sha256)
+                    except Exception as exc:  # this file only; its rows were held back, none are staged
+                        reports.append(_failed(src, cls, exc))
+                        continue
+                    contexts.append(ctx)
             else:
                 ctx = IngestContext(lake, tx, run_id, srcs[0])
                 contexts.append(ctx)
@@ -240,13 +371,15 @@ def _ingest_one(
             pending: list[dict[str, object]] = []
             for ctx in contexts:
                 ctx.finish()
-                _write_manifest(tx, ctx, cls, manifest, pending)
+                pending.append(_manifest_row(ctx, cls))
+            if chunk is not None:
+                _drop_earlier_versions(lake, tx, contexts, history)
+                _write_chunk(tx, chunk, contexts)
+            tx.write("_raw_file", f"run-{run_id}", manifest + pending)
     except Exception as exc:  # recorded per file and surfaced by the CLI's exit status
-        for src in srcs:
-            reports.append(
-                FileReport(src.rel, cls.kind, "failed", src.sha256, error=f"{type(exc).__name__}: {exc}")
-            )
-        return reports
+        return reports + [
+            _failed(src, cls, exc) for src in srcs if src.sha256 not in {r.sha256 for r in reports}
+        ]
     for row in pending:
         manifest.append(row)
         history.setdefault(str(row["source_key"]), []).append(row)
@@ -272,15 +405,59 @@ def _ingest_one(
     return reports
 
 
-def _write_manifest(
+def _failed(src: SourceFile, cls: type[Connector], exc: Exception) -> FileReport:
+    return FileReport(src.rel, cls.kind, "failed", src.sha256, error=f"{type(exc).__name__}: {exc}")
+
+
+def _write_chunk(tx: LakeTransaction, chunk: str, contexts: list[IngestContext]) -> None:
+    """Stage one part per table holding the rows of every file of the chunk."""
+    tables: dict[str, list[pa.Table]] = {}
+    for ctx in contexts:
+        for name, parts in ctx.buffered.items():
+            tables.setdefault(name, []).extend(parts)
+        ctx.buffered = {}
+    for name, parts in tables.items():
+        tx.write(name, chunk, pa.concat_tables(parts))
+
+
+def _drop_earlier_versions(
+    lake: Lake,
     tx: LakeTransaction,
-    ctx: IngestContext,
-    cls: type[Connector],
-    manifest: list[dict[str, object]],
-    pending: list[dict[str, object]],
+    contexts: list[IngestContext],
+    history: dict[str, list[dict[str, object]]],
 ) -> None:
+    """A changed file replaces its earlier version: remove that version's rows from the parts holding them.
+
+    A part named after the file (written before chunking) holds that file only and is deleted; a
+    chunk part is rewritten without the rows whose ``src_file`` is an earlier version's sha256.
+    """
+    by_part: dict[str, set[str]] = {}
+    for ctx in contexts:
+        for row in history.get(ctx.src.source_key, []):
+            by_part.setdefault(str(row.get("part") or row["source_key"]), set()).add(str(row["sha256"]))
+    own_keys = {ctx.src.source_key for ctx in contexts}
+    for part, shas in by_part.items():
+        for name, table in TABLES.items():
+            path = lake.table_dir(name) / f"{part_name(part)}.parquet"
+            if not path.exists():
+                continue
+            if part in own_keys:
+                tx.delete(name, part)
+            elif "src_file" in {c for c, _ in table.columns}:
+                stored = pq.read_table(path)
+                keep = stored.filter(
+                    pc.invert(pc.is_in(stored["src_file"], value_set=pa.array(sorted(shas))))
+                )
+                if keep.num_rows != stored.num_rows:
+                    tx.write(name, part, keep)
+
+
+def _manifest_row(ctx: IngestContext, cls: type[Connector]) -> dict[str, object]:
+    """The manifest row of one captured file version (``part``: where its rows are)."""
     s = ctx.stats
-    row = {
+    # one manifest part per run, rewritten as files land: a crash loses only the manifest rows of
+    # files whose parts a re-run will rewrite under the same names anyway
+    return {
         "sha256": ctx.src.sha256,
         "source_path": ctx.src.rel,
         "source_key": ctx.src.source_key,
@@ -292,8 +469,5 @@ def _write_manifest(
         "rows_written": s.rows_written,
         "rows_quarantined": s.rows_quarantined,
         "run_id": ctx.run_id,
+        "part": ctx.part,
     }
-    # one manifest part per run, rewritten as files land: a crash loses only the manifest rows of
-    # files whose parts a re-run will rewrite under the same names anyway
-    pending.append(row)
-    tx.write("_raw_file", f"run-{ctx.run_id}", manifest + pending)
