@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,11 +11,13 @@ import pytest
 
 from medlake.cdm.lake import Lake
 from medlake.cdm.schema import TABLES
-from medlake.ingest import runner
+from medlake.ingest import fhir, runner
 from medlake.ingest.base import FileStats
 from medlake.ingest.parallel import ParsedFile, RecordingRegistry, _remap_table, remap_concepts
 from medlake.ingest.runner import ingest_path
 from tests.ingest.his_fixtures import write_broken_patients, write_hospital
+from tests.ingest.test_dicom import pydicom_file
+from tests.ingest.test_fhir import bundle, resources
 from tests.ingest.test_hl7v2 import RESULTS, lis_batch, oru
 
 #: columns that differ between two runs by design (when and in which run a row was captured)
@@ -28,6 +32,14 @@ def _hospital(root: Path) -> Path:
     for i in range(4):
         (lis / f"ORU_{i}.hl7").write_bytes(lis_batch([oru(f"D{i}", f"L{i}", f"V{i}", RESULTS)]))
     (lis / "ORU_bad.hl7").write_bytes(b"MSH|^~\\&|LIS\r<html>not hl7</html>\r")
+    partner = root / "partner"
+    partner.mkdir()
+    for i in range(2):  # resources() holds invalid ones too: workers validate them ahead of mapping
+        (partner / f"bundle-{i}.json").write_text(json.dumps(bundle(resources())), encoding="utf-8")
+    pacs = root / "pacs"
+    pacs.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm", "MR_truncated.dcm"):  # the last is quarantined
+        shutil.copy(pydicom_file(name), pacs / name)
     return root
 
 
@@ -47,11 +59,18 @@ def test_worker_processes_land_what_a_sequential_run_lands(
     sequential = Lake(tmp_path / "seq")
     ingest_path(sequential, src, show_progress=False, workers=1)
     monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
+
+    def not_here(resource: object) -> str:
+        raise AssertionError("FHIR resources must be validated in the workers")
+
+    monkeypatch.setattr(fhir, "validate", not_here)  # the spawned workers keep the real one
     parallel = Lake(tmp_path / "par")
     report = ingest_path(parallel, src, show_progress=False, workers=2)
     assert not [f.error for f in report.files if f.status == "failed"]
     seq, par = _snapshot(sequential), _snapshot(parallel)
-    assert seq["measurement"] and seq["_quarantine"] and seq["concept"]
+    assert seq["measurement"] and seq["_quarantine"] and seq["concept"] and seq["condition_occurrence"]
+    assert any("invalid Patient: birthDate" in " ".join(row) for row in seq["_quarantine"])
+    assert seq["image_occurrence"] and any("truncated" in " ".join(row) for row in seq["_quarantine"])
     for name in TABLES:
         assert par[name] == seq[name], name
 

@@ -177,6 +177,8 @@ def conform(name: str, data: Any) -> pa.Table:
     Missing columns become nulls; unknown columns are an error (a typo would otherwise lose data).
     """
     schema = arrow_schema(name)
+    if isinstance(data, pa.Table) and data.schema.equals(schema):
+        return data  # already in the table's schema (row_tables.to_table, a worker's rows)
     if isinstance(data, duckdb.DuckDBPyRelation):
         data = data.to_arrow_table()
     elif isinstance(data, list):

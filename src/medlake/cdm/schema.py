@@ -9,6 +9,7 @@ the source system, the raw file (sha256) and the record inside it. Tables whose 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import pyarrow as pa
 
@@ -374,7 +375,9 @@ def cdm_tables() -> list[str]:
     return [n for n in TABLES if not n.startswith("_")]
 
 
+@cache
 def arrow_schema(name: str) -> pa.Schema:
+    """The table's Arrow schema (immutable, built once per table)."""
     return pa.schema([(c.strip('"'), _ARROW[t]) for c, t in table(name).columns])
 
 

@@ -82,6 +82,9 @@ class IngestContext:
 
     def write(self, table: str, data: Any, *, part: str | None = None) -> int:
         if part is None and self.chunk is not None:
+            if (isinstance(data, pa.Table) and data.num_rows == 0) or (isinstance(data, list) and not data):
+                self._written_tables.add(table)
+                return 0
             conformed = conform(table, data)
             if conformed.num_rows:
                 self.buffered.setdefault(table, []).append(conformed)
@@ -150,6 +153,8 @@ class Connector(ABC):
     chunked: ClassVar[bool] = False
     #: ``ingest`` only reads its own file (and the registry): it may run in a worker process
     parallel: ClassVar[bool] = False
+    #: the connector hands work of its own to the runner's worker pool (``connector.pool``)
+    uses_pool: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

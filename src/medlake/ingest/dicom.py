@@ -55,6 +55,7 @@ class DicomConnector(Connector):
     system: ClassVar[str] = SYSTEM
     priority: ClassVar[int] = 200  # after the EMR notes, so reports link by accession number
     batch: ClassVar[bool] = True
+    uses_pool: ClassVar[bool] = True
 
     @classmethod
     def detect(cls, path: Path, head: bytes) -> bool:
@@ -67,12 +68,14 @@ class DicomConnector(Connector):
     def ingest_batch(self, make_ctx: Callable[[SourceFile], IngestContext], files: list[SourceFile]) -> None:
         by_study: dict[str, list[tuple[IngestContext, dict[str, Any]]]] = defaultdict(list)
         patients: dict[str, tuple[IngestContext, Instance]] = {}
-        for src in files:
+        pool = getattr(self, "pool", None)  # the runner's worker pool: headers are read there, ahead
+        ahead = [pool.submit(read_instance, src.path) for src in files] if pool is not None else None
+        for i, src in enumerate(files):
             ctx = make_ctx(src)
             ctx.stats.rows_read += 1
             ctx.stats.count(RECORD_TYPE, "read")
             try:
-                inst = read_instance(src.path)
+                inst = ahead[i].result() if ahead is not None else read_instance(src.path)
                 if not inst.patient_id:
                     raise DicomUnreadable("missing PatientID")
             except DicomUnreadable as exc:

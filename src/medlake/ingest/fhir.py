@@ -31,6 +31,9 @@ from medlake.ingest.fhir_values import SYSTEM, Refs, patient_local_id
 from medlake.ingest.row_tables import to_table
 from medlake.ingest.source_codes import SourceConcepts
 
+#: a resource not validated ahead by a worker
+_UNCHECKED = "\0unchecked"
+
 
 @register
 class FhirConnector(Connector):
@@ -39,6 +42,7 @@ class FhirConnector(Connector):
     priority: ClassVar[int] = 60
     #: validate every resource against its R4B model (about 1.5 ms a resource on one core)
     validate: ClassVar[bool] = True
+    uses_pool: ClassVar[bool] = True
     batch: ClassVar[bool] = True
 
     @classmethod
@@ -52,6 +56,13 @@ class FhirConnector(Connector):
     def ingest_batch(self, make_ctx: Callable[[SourceFile], IngestContext], files: list[SourceFile]) -> None:
         heads = {src.rel: _head(src.path) for src in files}
         ordered = sorted(files, key=lambda s: (first_resource_type(heads[s.rel]) != "Patient", s.rel))
+        pool = getattr(self, "pool", None)  # the runner's worker pool, when it has one
+        if self.validate and pool is not None:
+            # validation is most of the cost and needs nothing but the file: the workers do it ahead
+            self._validated = {
+                src.rel: pool.submit(validate_file, str(src.path), sniff(heads[src.rel]) or "ndjson")
+                for src in ordered
+            }
         patient_keys: dict[str, str] | None = None
         shared: dict[str, dict[object, dict[str, object]]] = {t: {} for t in SHARED_TABLES}
         ctx: IngestContext | None = None
@@ -79,6 +90,10 @@ class FhirConnector(Connector):
             self._ingest_export_metadata(ctx, kind)
             return
         items, _bundle_type = read_items(ctx.src.path, kind)
+        future = getattr(self, "_validated", {}).pop(ctx.src.rel, None)
+        problems: list[str | None] | None = future.result() if future is not None else None
+        if problems is not None and len(problems) != len(items):
+            problems = None  # the file changed under us: validate here
         for it in items:
             if (
                 it.resource is not None
@@ -98,8 +113,8 @@ class FhirConnector(Connector):
         mctx = MapContext(refs, ctx.src.sha256, concepts)
         out: dict[str, dict[object, dict[str, object]]] = {t: {} for t in TABLES}
         out.update(shared)
-        for item in items:
-            self._one(ctx, item, mctx, out)
+        for i, item in enumerate(items):
+            self._one(ctx, item, mctx, out, problems[i] if problems is not None else _UNCHECKED)
         concepts.resolve(CONCEPT_DOMAINS)
         for table in TABLES:
             if table not in SHARED_TABLES:
@@ -111,6 +126,7 @@ class FhirConnector(Connector):
         item: Item,
         mctx: MapContext,
         out: dict[str, dict[object, dict[str, object]]],
+        problem: str | None = _UNCHECKED,
     ) -> None:
         ctx.stats.rows_read += 1
         res = item.resource
@@ -125,7 +141,8 @@ class FhirConnector(Connector):
             ctx.stats.skip(f"{rtype} not mapped")
             return
         if self.validate:
-            problem = validate(res)
+            if problem == _UNCHECKED:
+                problem = validate(res)
             if problem:
                 self._quarantine(
                     ctx, rtype, item.record, problem, item.raw or json.dumps(res, ensure_ascii=False)
@@ -178,6 +195,23 @@ def _write_shared(ctx: IngestContext, shared: dict[str, dict[object, dict[str, o
             merged = {r[f"{table}_id"]: r for r in stored}
             merged.update(new)
             ctx.write(table, to_table(table, merged.values()), part=part)
+
+
+def validate_file(path: str, kind: str) -> list[str | None]:
+    """The validation message (None: valid) of each resource of a file, in ``read_items`` order.
+
+    Runs in a worker process; only resources a mapper would land are validated, as in ``_one``.
+    """
+    try:
+        items, _bundle_type = read_items(Path(path), kind)
+    except InputFormatError:
+        return []
+    return [
+        validate(it.resource)
+        if it.resource is not None and str(it.resource.get("resourceType")) in MAPPERS
+        else None
+        for it in items
+    ]
 
 
 def _head(path: Path) -> bytes:

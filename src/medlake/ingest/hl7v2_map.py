@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from medlake.cdm.ids import stable_id
@@ -143,6 +144,7 @@ def parse_sn(obx: Segment) -> tuple[float | None, int | None]:
     return value, OPERATORS.get(comparator) if comparator else None
 
 
+@lru_cache(maxsize=8192)
 def parse_range(text: str) -> tuple[float | None, float | None]:
     """OBX-7 reference range: ``3.5-5.5``, ``70_105``, ``<5``, ``>60``; anything else gives no bounds."""
     if not text:
@@ -181,41 +183,46 @@ def measurements(
     visit_no = pv1.get(19) if pv1 else ""
     visit_id = visit_id_for(visit_no) if visit_no else None
     msg_time = parse_ts(msg.msh.get(7))
+    control_id = msg.control_id
+    id_prefix = f"{system}|{msg.sending_app}|{control_id}/OBX"
     obr_time: datetime | None = None
     panel = ""
     specimen = ""
+    suffix = ""
     ordinal = 0
     for seg in msg.segments:
         if seg.name == "OBR":
             obr_time = parse_ts(seg.get(7)) or parse_ts(seg.get(22))
             panel = seg.get(4, 1)
             specimen = seg.get(3)
+            suffix = f"|{specimen}|{panel}" if specimen or panel else ""
             continue
         if seg.name != "OBX":
             continue
         ordinal += 1
-        record = f"{msg.control_id}/OBX{ordinal}"
         value_type = seg.get(2).upper()
-        value_text = "~".join(_full(seg, 5, r) for r in range(len(seg.repetitions(5))))
+        raw_value = seg.raw(5)
         if value_type == "SN":
             value_text = "".join(seg.get(5, c) for c in (1, 2, 3, 4))
             number, operator = parse_sn(seg)
-        elif value_type in {"NM", "ST", "TX", "FT", ""}:
-            number, operator = parse_number(seg.get(5))
         else:
-            number, operator = None, None
+            value_text = _plain(raw_value, seg) if raw_value else ""
+            if value_type in {"NM", "ST", "TX", "FT", ""}:
+                number, operator = parse_number(seg.get(5))
+            else:
+                number, operator = None, None
         low, high = parse_range(seg.get(7))
         when = parse_ts(seg.get(14)) or obr_time or msg_time
         unit = _unit(seg)
         code, name, vocab = _code(seg)
         rows.append(
             {
-                "measurement_id": stable_id("measurement", f"{system}|{msg.sending_app}|{record}"),
+                "measurement_id": stable_id("measurement", f"{id_prefix}{ordinal}"),
                 "person_id": person_id,
                 "measurement_concept_id": 0,
                 "measurement_date": when.date() if when else None,
                 "measurement_datetime": when,
-                "measurement_time": when.strftime("%H:%M:%S") if when else None,
+                "measurement_time": _hms(when) if when else None,
                 "measurement_type_concept_id": LAB_TYPE,
                 "operator_concept_id": operator,
                 "value_as_number": number,
@@ -230,11 +237,23 @@ def measurements(
                 "abnormal_flag": seg.get(8) or None,
                 "src_system": system,
                 "src_file": src_file,
-                "src_record": f"{record}" + (f"|{specimen}|{panel}" if specimen or panel else ""),
+                "src_record": f"{control_id}/OBX{ordinal}{suffix}",
             }
         )
         concepts.note(rows[-1], "measurement_source_concept_id", vocab, code, name)
     return rows
+
+
+def _hms(when: datetime) -> str:
+    return f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+
+
+def _plain(raw: str, seg: Segment) -> str:
+    """OBX-5 as text: repetitions joined by ``~``, components by ``^`` (unescaped, trailing empties dropped)."""
+    seps = seg.seps
+    if seps.repetition not in raw and seps.component not in raw and seps.subcomponent not in raw:
+        return seg.get(5)
+    return "~".join(_full(seg, 5, r) for r in range(len(seg.repetitions(5))))
 
 
 def _full(seg: Segment, index: int, rep: int) -> str:

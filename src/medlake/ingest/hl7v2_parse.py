@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 BOM = "\ufeff"
 _SEGMENT_NAME = re.compile(r"^[A-Z][A-Z0-9]{2}$")
@@ -275,6 +276,7 @@ def _build(lines: list[str], index: int) -> Message | BrokenMessage:
     return msg
 
 
+@lru_cache(maxsize=65536)
 def parse_ts(value: str) -> datetime | None:
     """HL7 TS/DTM (``YYYY[MM[DD[HH[MM[SS[.S]]]]]][+-ZZZZ]``) as a naive local datetime; None if invalid."""
     m = _TS.match(value.strip())

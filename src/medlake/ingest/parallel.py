@@ -15,11 +15,11 @@ half-way) and at most ``window`` files are parsed ahead of the writer, which bou
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +31,7 @@ from medlake.ingest import connectors as _connectors  # noqa: F401 - registers e
 from medlake.ingest.base import CONNECTORS, FileStats, IngestContext, SourceFile
 
 _WORKER_CHUNK = "worker"
+T = TypeVar("T")
 
 
 @dataclass
@@ -143,6 +144,10 @@ class ParsePool:
             kind, src = self._order[self._next]
             self._next += 1
             self._futures[src.sha256] = self._executor.submit(parse_file, kind, *self._args, src)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Any other picklable work for the workers (e.g. validating FHIR files ahead of mapping)."""
+        return self._executor.submit(fn, *args)
 
     def take(self, src: SourceFile) -> ParsedFile:
         """The parsed file (raises what the worker raised); keeps the workers busy with the next ones."""

@@ -19,6 +19,8 @@ from medlake.errors import SchemaError
 def to_table(name: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
     schema = arrow_schema(name)
     rows = list(rows)
+    if not rows:
+        return schema.empty_table()
     unknown = {k for r in rows for k in r} - set(schema.names)
     if unknown:
         raise SchemaError(f"columns not in the {name} schema: {sorted(unknown)}")

@@ -223,7 +223,9 @@ def _pool(
     workers = workers or os.cpu_count() or 1
     order = [(cls.kind, src) for cls, src in singles if cls.parallel]
     order += [(kind, src) for kind, srcs in groups.items() if CONNECTORS[kind].parallel for src in srcs]
-    if workers < 2 or len(order) < 2 or sum(src.size for _, src in order) < PARALLEL_MIN_BYTES:
+    helped = [src for kind, srcs in groups.items() if CONNECTORS[kind].uses_pool for src in srcs]
+    work = [src for _, src in order] + helped
+    if workers < 2 or len(work) < 2 or sum(src.size for src in work) < PARALLEL_MIN_BYTES:
         return None  # a handful of small files: starting processes would cost more than it saves
     return ParsePool(lake.root, run_id, order, workers)
 
@@ -320,6 +322,8 @@ def _ingest_one(
                 src.raw_path = capture(lake.raw_dir, src.path, src.sha256)
             connector = cls()
             setattr(connector, "registry", registry)  # noqa: B010 - optional capability for connectors
+            if cls.uses_pool and pool is not None:
+                setattr(connector, "pool", pool)  # noqa: B010 - optional capability for connectors
             if getattr(cls, "batch", False):
 
                 def make_ctx(s: SourceFile, tx: LakeTransaction = tx) -> IngestContext:
