@@ -75,6 +75,7 @@ class IngestContext:
         #: are held here and written with the chunk's (each row keeps its file in ``src_file``)
         self.chunk = chunk
         self.buffered: dict[str, list[pa.Table]] = {}
+        self.buffered_rows: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def part(self) -> str:
@@ -85,6 +86,14 @@ class IngestContext:
             if (isinstance(data, pa.Table) and data.num_rows == 0) or (isinstance(data, list) and not data):
                 self._written_tables.add(table)
                 return 0
+            if isinstance(data, list):  # row dicts: converted once for the whole chunk (runner._write_chunk)
+                self.buffered_rows.setdefault(table, []).extend(data)
+                self._written_tables.add(table)
+                self.stats.rows_written += (
+                    len(data) if not table.startswith("_") and table != "source_person" else 0
+                )
+                self.stats.written[table] = self.stats.written.get(table, 0) + len(data)
+                return len(data)
             conformed = conform(table, data)
             if conformed.num_rows:
                 self.buffered.setdefault(table, []).append(conformed)

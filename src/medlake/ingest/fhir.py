@@ -118,7 +118,8 @@ class FhirConnector(Connector):
         concepts.resolve(CONCEPT_DOMAINS)
         for table in TABLES:
             if table not in SHARED_TABLES:
-                ctx.write(table, to_table(table, out[table].values()))
+                rows = list(out[table].values())
+                ctx.write(table, rows if ctx.chunk is not None else to_table(table, rows))
 
     def _one(
         self,

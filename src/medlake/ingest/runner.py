@@ -32,6 +32,7 @@ from medlake.ingest.base import CONNECTORS, Connector, IngestContext, SourceFile
 from medlake.ingest.derive import derive_observation_periods
 from medlake.ingest.parallel import ParsePool, remap_concepts
 from medlake.ingest.raw import capture, sha256_file
+from medlake.ingest.row_tables import to_table
 from medlake.settings import Settings
 
 HEAD_BYTES = 65536
@@ -416,10 +417,15 @@ def _failed(src: SourceFile, cls: type[Connector], exc: Exception) -> FileReport
 def _write_chunk(tx: LakeTransaction, chunk: str, contexts: list[IngestContext]) -> None:
     """Stage one part per table holding the rows of every file of the chunk."""
     tables: dict[str, list[pa.Table]] = {}
+    rows: dict[str, list[dict[str, object]]] = {}
     for ctx in contexts:
         for name, parts in ctx.buffered.items():
             tables.setdefault(name, []).extend(parts)
-        ctx.buffered = {}
+        for name, dicts in ctx.buffered_rows.items():
+            rows.setdefault(name, []).extend(dicts)
+        ctx.buffered, ctx.buffered_rows = {}, {}
+    for name, dicts in rows.items():
+        tables.setdefault(name, []).append(to_table(name, dicts))
     for name, parts in tables.items():
         tx.write(name, chunk, pa.concat_tables(parts))
 
