@@ -1,7 +1,8 @@
 """The note search query language: terms, "quoted phrases", AND / OR / NOT, parentheses.
 
 Adjacent terms are ANDed; ``OR`` binds looser than AND; ``NOT term`` or ``-term`` excludes.
-Chinese text needs no spaces: ``肺转移`` is one phrase. ``parse_query`` returns a small tree.
+Chinese text needs no spaces: ``肺转移`` is one phrase. Terms are folded like the indexed text
+(:func:`medlake.search.text.fold`: case, full-width forms). ``parse_query`` returns a small tree.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from medlake.errors import ValidationFailed
+from medlake.search.text import fold
 
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|([^\s()"]+))')
 
@@ -105,7 +107,7 @@ class _Parser:
             self.take()
             return node
         if kind == "term":
-            text = self.take()[1].strip().lower()
+            text = fold(self.take()[1]).strip()
             if not text:
                 raise ValidationFailed("empty phrase in the search query")
             return Term(text)
