@@ -20,25 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+from medlake.cdm.schema import TABLES
+
 BIN = Path(sys.executable).parent
-CDM_TABLES = {
-    "person",
-    "observation_period",
-    "visit_occurrence",
-    "visit_detail",
-    "condition_occurrence",
-    "drug_exposure",
-    "procedure_occurrence",
-    "measurement",
-    "observation",
-    "death",
-    "note",
-    "note_nlp",
-    "location",
-    "care_site",
-    "provider",
-    "image_occurrence",
-}
+#: OMOP CDM rows: the clinical tables (with lineage) and the dimensions; linkage tables are counted apart
+CDM_TABLES = {t.name for t in TABLES.values() if t.clinical} | {"location", "care_site", "provider"}
 
 
 def measured(cmd: list[str]) -> tuple[float, float]:

@@ -54,29 +54,22 @@ class Segment:
         if not value:
             return ""
         seps = self.seps
-        # the common case first: a plain value without repetitions, components or escapes
-        if rep or seps.repetition in value:
-            reps = value.split(seps.repetition)
-            if rep >= len(reps):
+        for sep, n in ((seps.repetition, rep + 1), (seps.component, component), (seps.subcomponent, sub)):
+            piece = _pick(value, sep, n)
+            if piece is None:
                 return ""
-            value = reps[rep]
-        if seps.component in value:
-            comps = value.split(seps.component)
-            if component > len(comps):
-                return ""
-            value = comps[component - 1]
-        elif component > 1:
-            return ""
-        if seps.subcomponent in value:
-            subs = value.split(seps.subcomponent)
-            if sub > len(subs):
-                return ""
-            value = subs[sub - 1]
-        elif sub > 1:
-            return ""
+            value = piece
         if seps.escape and seps.escape in value:
             value = unescape(value, seps)
         return value.strip()
+
+
+def _pick(value: str, sep: str, n: int) -> str | None:
+    """The ``n``-th (1-based) piece of ``value`` split at ``sep``; None when there is no such piece."""
+    if sep in value:
+        pieces = value.split(sep)
+        return pieces[n - 1] if n <= len(pieces) else None
+    return value if n == 1 else None
 
 
 def leaf(value: str, seps: Separators, component: int = 1, sub: int = 1) -> str:
