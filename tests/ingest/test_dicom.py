@@ -117,7 +117,7 @@ def test_new_folder_touches_nothing_else_and_series_grow(pacs: Path, data_dir: P
     run_connector(DicomConnector, [*_files(pacs / "a"), *ct5[:2]], data_dir, root=pacs)
     lake = Lake(data_dir)
     parts = {p.name: p for p in lake.parts("image_occurrence")}
-    assert len(parts) == 3  # one part per study
+    assert len(parts) == 3  # one part per bucket of studies (these three studies hash to three buckets)
     ct_small_part = next(p for p in parts.values() if CT_SERIES in str(pq.read_table(p).to_pylist()))
     before = (ct_small_part.stat().st_mtime_ns, pq.read_table(ct_small_part).to_pylist())
     # the next day's folder holds the rest of the 5-slice series only
