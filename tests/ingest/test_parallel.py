@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -12,12 +13,12 @@ import pytest
 from medlake.cdm.lake import Lake
 from medlake.cdm.schema import TABLES
 from medlake.ingest import fhir, runner
-from medlake.ingest.base import FileStats
-from medlake.ingest.parallel import ParsedFile, RecordingRegistry, _remap_table, remap_concepts
+from medlake.ingest.base import FileStats, IngestContext
+from medlake.ingest.parsed import ParsedFile, RecordingRegistry, _remap_table, remap_concepts
 from medlake.ingest.runner import ingest_path
 from tests.ingest.his_fixtures import write_broken_patients, write_hospital
 from tests.ingest.test_dicom import pydicom_file
-from tests.ingest.test_fhir import bundle, resources
+from tests.ingest.test_fhir import PID, bundle, resources
 from tests.ingest.test_hl7v2 import RESULTS, lis_batch, oru
 
 #: columns that differ between two runs by design (when and in which run a row was captured)
@@ -36,6 +37,16 @@ def _hospital(root: Path) -> Path:
     partner.mkdir()
     for i in range(2):  # resources() holds invalid ones too: workers validate them ahead of mapping
         (partner / f"bundle-{i}.json").write_text(json.dumps(bundle(resources())), encoding="utf-8")
+    # a bulk export whose Condition refers to the Patient of another file: that file is mapped by
+    # the runner itself (a worker cannot resolve it), the bundles above by the workers
+    res = resources()
+    cond = dict(res[4], subject={"reference": f"Patient/{PID}"}, encounter={"reference": "Encounter/e-001"})
+    (partner / "Patient.000.ndjson").write_text(
+        json.dumps(res[0], ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (partner / "Condition.000.ndjson").write_text(
+        json.dumps(cond, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     pacs = root / "pacs"
     pacs.mkdir()
     for name in ("CT_small.dcm", "MR_small.dcm", "MR_truncated.dcm"):  # the last is quarantined
@@ -43,8 +54,8 @@ def _hospital(root: Path) -> Path:
     return root
 
 
-def _snapshot(lake: Lake) -> dict[str, list[tuple[object, ...]]]:
-    out = {}
+def _snapshot(lake: Lake) -> dict[str, list[tuple[str, ...]]]:
+    out: dict[str, list[tuple[str, ...]]] = {}
     for name in TABLES:
         table = lake.read(name)
         cols = [c for c in table.column_names if c not in VOLATILE]
@@ -64,9 +75,18 @@ def test_worker_processes_land_what_a_sequential_run_lands(
         raise AssertionError("FHIR resources must be validated in the workers")
 
     monkeypatch.setattr(fhir, "validate", not_here)  # the spawned workers keep the real one
+    mapped_here: list[str] = []
+    own_mapping = fhir.FhirConnector._ingest_file
+
+    def spy(self: fhir.FhirConnector, ctx: IngestContext, *args: Any, **kwargs: Any) -> None:
+        mapped_here.append(ctx.src.rel)
+        own_mapping(self, ctx, *args, **kwargs)
+
+    monkeypatch.setattr(fhir.FhirConnector, "_ingest_file", spy)
     parallel = Lake(tmp_path / "par")
     report = ingest_path(parallel, src, show_progress=False, workers=2)
     assert not [f.error for f in report.files if f.status == "failed"]
+    assert mapped_here == ["partner/Condition.000.ndjson"]  # every other FHIR file was mapped by a worker
     seq, par = _snapshot(sequential), _snapshot(parallel)
     assert seq["measurement"] and seq["_quarantine"] and seq["concept"] and seq["condition_occurrence"]
     assert any("invalid Patient: birthDate" in " ".join(row) for row in seq["_quarantine"])

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,6 +30,7 @@ from medlake.ingest.base import Connector, IngestContext, SourceFile, register
 from medlake.ingest.fhir_map import CONCEPT_DOMAINS, MAPPERS, TABLES, MapContext, MappingError
 from medlake.ingest.fhir_read import Item, first_resource_type, manifest_outputs, read_items, sniff, validate
 from medlake.ingest.fhir_values import SYSTEM, Refs, patient_local_id
+from medlake.ingest.parsed import ParsedFile, RecordingRegistry, remap_concepts
 from medlake.ingest.row_tables import to_table
 from medlake.ingest.source_codes import SourceConcepts
 
@@ -56,28 +59,43 @@ class FhirConnector(Connector):
     def ingest_batch(self, make_ctx: Callable[[SourceFile], IngestContext], files: list[SourceFile]) -> None:
         heads = {src.rel: _head(src.path) for src in files}
         ordered = sorted(files, key=lambda s: (first_resource_type(heads[s.rel]) != "Patient", s.rel))
+        contexts = [make_ctx(src) for src in ordered]
+        if not contexts:
+            return
+        kinds = {src.rel: sniff(heads[src.rel]) or "ndjson" for src in ordered}
         pool = getattr(self, "pool", None)  # the runner's worker pool, when it has one
-        if self.validate and pool is not None:
-            # validation is most of the cost and needs nothing but the file: the workers do it ahead
-            self._validated = {
-                src.rel: pool.submit(validate_file, str(src.path), sniff(heads[src.rel]) or "ndjson")
+        registry = getattr(self, "registry", None)
+        ahead: dict[str, Future[tuple[MappedFile | None, list[str | None] | None]]] = {}
+        if pool is not None and registry is not None:
+            # validating and mapping need nothing but the file when it holds every patient it refers to
+            # (a partner's bundle per patient): the workers do both ahead, the rest is mapped here
+            first = contexts[0]
+            ahead = {
+                src.rel: pool.submit(
+                    map_file, str(first.lake.root), first.run_id, src, kinds[src.rel], self.validate
+                )
                 for src in ordered
             }
-        patient_keys: dict[str, str] | None = None
+        patient_keys = _stored_patient_keys(contexts[0].lake)
         shared: dict[str, dict[object, dict[str, object]]] = {t: {} for t in SHARED_TABLES}
-        ctx: IngestContext | None = None
-        for src in ordered:
-            ctx = make_ctx(src)
-            if patient_keys is None:
-                patient_keys = _stored_patient_keys(ctx.lake)
+        for src, ctx in zip(ordered, contexts, strict=True):
+            problems: list[str | None] | None = None
+            if src.rel in ahead:
+                mapped, problems = ahead.pop(src.rel).result()
+                if mapped is not None:
+                    parsed = mapped.parsed
+                    ctx.adopt(remap_concepts(parsed, registry), parsed.stats, parsed.quarantine)  # type: ignore[arg-type]
+                    patient_keys.update(mapped.patient_keys)
+                    for table, rows in mapped.shared.items():
+                        shared[table].update(rows)
+                    continue
             try:
-                self._ingest_file(ctx, sniff(heads[src.rel]) or "ndjson", patient_keys, shared)
+                self._ingest_file(ctx, kinds[src.rel], patient_keys, shared, problems)
             except InputFormatError as exc:  # the whole file is unusable: quarantine it, go on with the next
                 ctx.stats.rows_read += 1
                 ctx.stats.count("unreadable", "read")
                 self._quarantine(ctx, "unreadable", "<file>", exc.message, "")
-        if ctx is not None:
-            _write_shared(ctx, shared)
+        _write_shared(contexts[-1], shared)
 
     def _ingest_file(
         self,
@@ -85,13 +103,13 @@ class FhirConnector(Connector):
         kind: str,
         patient_keys: dict[str, str],
         shared: dict[str, dict[object, dict[str, object]]],
+        problems: list[str | None] | None = None,
     ) -> None:
+        """Map one file; ``problems``: its resources' validation messages when a worker checked them."""
         if kind in {"manifest", "log"}:
             self._ingest_export_metadata(ctx, kind)
             return
         items, _bundle_type = read_items(ctx.src.path, kind)
-        future = getattr(self, "_validated", {}).pop(ctx.src.rel, None)
-        problems: list[str | None] | None = future.result() if future is not None else None
         if problems is not None and len(problems) != len(items):
             problems = None  # the file changed under us: validate here
         for it in items:
@@ -213,6 +231,56 @@ def validate_file(path: str, kind: str) -> list[str | None]:
         else None
         for it in items
     ]
+
+
+class _OwnPatients(dict[str, str]):
+    """Patient keys of one file that remember whether a reference looked for a patient elsewhere."""
+
+    missed = False
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if key not in self:
+            self.missed = True
+        return super().get(key, default)
+
+
+@dataclass
+class MappedFile:
+    """A file a worker validated and mapped: its rows, its Patient keys and its shared dimension rows."""
+
+    parsed: ParsedFile
+    patient_keys: dict[str, str]
+    shared: dict[str, dict[object, dict[str, object]]]
+
+
+def map_file(
+    data_dir: str, run_id: str, src: SourceFile, kind: str, validate_resources: bool
+) -> tuple[MappedFile | None, list[str | None] | None]:
+    """Worker: validate a file's resources and, when every patient it refers to is in the file, map it.
+
+    Returns the mapping (None when the runner must map the file itself: it refers to patients held
+    by other files, or it cannot be read) and the validation messages either way.
+    """
+    problems = validate_file(str(src.path), kind) if validate_resources else None
+    if kind in {"manifest", "log"}:
+        return None, problems
+    connector = FhirConnector()
+    registry = RecordingRegistry()
+    setattr(connector, "registry", registry)  # noqa: B010 - the runner's optional capability, recorded
+    keys = _OwnPatients()
+    shared: dict[str, dict[object, dict[str, object]]] = {t: {} for t in SHARED_TABLES}
+    ctx = IngestContext(Lake(Path(data_dir)), None, run_id, src, chunk="worker")  # type: ignore[arg-type]
+    try:
+        connector._ingest_file(ctx, kind, keys, shared, problems)
+    except InputFormatError:
+        return None, problems
+    if keys.missed:
+        return None, problems
+    tables = {name: list(parts) for name, parts in ctx.buffered.items()}
+    for name, rows in ctx.buffered_rows.items():
+        tables.setdefault(name, []).append(to_table(name, rows))
+    parsed = ParsedFile(tables, ctx.stats, ctx.pending_quarantine(), registry.codes)
+    return MappedFile(parsed, dict(keys), shared), problems
 
 
 def _head(path: Path) -> bytes:

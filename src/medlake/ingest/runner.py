@@ -30,7 +30,8 @@ from medlake.errors import InputFormatError, InputNotFound
 from medlake.ingest import connectors as _connectors  # noqa: F401 - registers every connector
 from medlake.ingest.base import CONNECTORS, Connector, IngestContext, SourceFile
 from medlake.ingest.derive import derive_observation_periods
-from medlake.ingest.parallel import ParsePool, remap_concepts
+from medlake.ingest.parallel import ParsePool
+from medlake.ingest.parsed import remap_concepts
 from medlake.ingest.raw import capture, sha256_file
 from medlake.ingest.row_tables import to_table
 from medlake.settings import Settings
