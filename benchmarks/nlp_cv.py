@@ -1,10 +1,13 @@
 """Cross-validated strict entity F1 of the CRF on a corpus (Yidu-S4K by default).
 
 Folds can run as separate processes (``--only k --out fk.json``) and be pooled afterwards with
-``--merge f0.json f1.json ...`` (counts are summed, then P/R/F1 recomputed).
+``--merge f0.json f1.json ...`` (counts are summed, then P/R/F1 recomputed). ``--predictions``
+keeps the held-out spans; ``--rescore`` scores such files again (raw and after ``crf.tidy``).
 
     nice -n 10 .venv/bin/python benchmarks/nlp_cv.py --corpus ../shared/data/yidu_s4k/train.jsonl \
-        --folds 5 [--only 0] [--c1 0.05 --c2 0.02] [--words ../shared/data/lexicons/THUOCL_medical.txt]
+        --folds 5 [--only 0] [--c1 0.05 --c2 0.02] [--words ../shared/data/lexicons/THUOCL_medical.txt] \
+        [--code-table ../shared/data/lexicons/ICD_10v601.csv] [--clusters 120] [--ccks DIR] \
+        [--out f0.json] [--predictions p0.jsonl]
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from medlake.nlp.corpus import read_corpus
-from medlake.nlp.crf import TrainParams, default_resources, train
+from medlake.nlp.corpus import Document, read_corpus
+from medlake.nlp.crf import TrainParams, default_resources, gazetteer, tidy, train
 from medlake.nlp.evaluate import Counts, Scores, cross_validate
 from medlake.nlp.lexicon import code_table_terms, thuocl_terms
-from medlake.nlp.types import DISEASE
+from medlake.nlp.types import DISEASE, Span
 
 
 def merge(paths: list[Path]) -> dict:  # type: ignore[type-arg]
@@ -37,9 +40,28 @@ def merge(paths: list[Path]) -> dict:  # type: ignore[type-arg]
     return out
 
 
+def rescore(docs: list[Document], paths: list[Path]) -> dict:  # type: ignore[type-arg]
+    """Pooled scores of saved held-out predictions, raw and after ``crf.tidy``."""
+    raw, tidied = Scores(), Scores()
+    for path in paths:
+        for line in path.read_text("utf-8").splitlines():
+            d = json.loads(line)
+            doc = docs[d["doc"]]
+            spans = [Span(a, b, label) for a, b, label in d["spans"]]
+            raw.add_doc(doc.spans, spans)
+            tidied.add_doc(doc.spans, tidy(doc.text, spans))
+    return {"raw": raw.as_dict(), "tidy": tidied.as_dict()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--merge", type=Path, nargs="+", help="pool per-fold JSON results and exit")
+    ap.add_argument(
+        "--rescore",
+        type=Path,
+        nargs="+",
+        help="score saved --predictions files against --corpus after crf.tidy (the span fixes) and exit",
+    )
     ap.add_argument("--corpus", type=Path)
     ap.add_argument("--format", default="yidu")
     ap.add_argument("--folds", type=int, default=5)
@@ -48,9 +70,20 @@ def main() -> None:
     ap.add_argument("--c2", type=float, default=0.02)
     ap.add_argument("--iterations", type=int, default=150)
     ap.add_argument("--algorithm", default="lbfgs", choices=["lbfgs", "ap"])
+    ap.add_argument(
+        "--inner-folds", type=int, default=TrainParams.inner_folds, help="folds of the OOF gazetteer"
+    )
     ap.add_argument("--words", type=Path)
     ap.add_argument("--code-table", type=Path)
+    ap.add_argument(
+        "--ccks", type=Path, help="CCKS 2017 folder: its annotated terms become dictionary features"
+    )
+    ap.add_argument(
+        "--clusters", type=int, default=0, help="character clusters learned from the training texts"
+    )
+    ap.add_argument("--unlabeled", type=Path, help="CCKS 2017 folder whose texts also feed the clusters")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--predictions", type=Path, help="write held-out predictions (JSONL: doc, spans)")
     args = ap.parse_args()
     if args.merge:
         print(json.dumps(merge(args.merge), ensure_ascii=False, indent=2))
@@ -58,13 +91,32 @@ def main() -> None:
     if args.corpus is None:
         ap.error("--corpus is required")
     docs = read_corpus(args.corpus, args.format)
+    if args.rescore:
+        print(json.dumps(rescore(docs, args.rescore), ensure_ascii=False, indent=2))
+        return
     words = thuocl_terms(args.words) if args.words else None
-    extra = [(n, DISEASE) for n, _ in code_table_terms(args.code_table)] if args.code_table else None
+    extra = [(n, DISEASE) for n, _ in code_table_terms(args.code_table)] if args.code_table else []
+    if args.ccks:
+        extra += gazetteer(read_corpus(args.ccks, "ccks2017"))
     res = default_resources(extra_terms=extra, words=words)
-    params = TrainParams(c1=args.c1, c2=args.c2, max_iterations=args.iterations, algorithm=args.algorithm)
+    if args.unlabeled:
+        res.unlabeled = [d.text for d in read_corpus(args.unlabeled, "ccks2017")]
+    params = TrainParams(
+        c1=args.c1,
+        c2=args.c2,
+        max_iterations=args.iterations,
+        algorithm=args.algorithm,
+        clusters=args.clusters,
+        inner_folds=args.inner_folds,
+    )
 
     def train_fn(train_docs, tmp):  # type: ignore[no-untyped-def]
         return train(train_docs, tmp, params=params, resources=res).predict
+
+    preds: list[dict] = []  # type: ignore[type-arg]
+
+    def keep(i: int, spans: list[Span]) -> None:
+        preds.append({"doc": i, "spans": [[s.start, s.end, s.label] for s in spans]})
 
     result = cross_validate(
         docs,
@@ -72,10 +124,15 @@ def main() -> None:
         train_fn,
         only_folds=args.only,
         progress=lambda m: print(m, file=sys.stderr, flush=True),
+        on_prediction=keep if args.predictions else None,
     )
+    if args.predictions:
+        lines = (json.dumps(p, ensure_ascii=False) for p in sorted(preds, key=lambda p: p["doc"]))
+        args.predictions.write_text("\n".join(lines) + "\n", "utf-8")
     result["params"] = params.__dict__
     result["words"] = bool(words)
-    result["code_table"] = bool(extra)
+    result["code_table"] = bool(args.code_table)
+    result["ccks"] = bool(args.ccks)
     text = json.dumps(result, ensure_ascii=False, indent=2)
     print(text)
     if args.out:

@@ -138,3 +138,29 @@ def test_annotate_json(code_table: Path) -> None:
     assert r.exit_code == 0, r.output
     ents = {e["text"]: e for e in json.loads(r.stdout)}
     assert ents["转移"]["assertion"] == "possible" and ents["转移"]["code"] == "C78.001"
+
+
+def test_train_with_code_table_and_clusters(
+    tmp_path: Path,
+    tiny_corpus: list[Document],
+    yidu_writer,
+    code_table: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from medlake.nlp.crf import CrfModel
+
+    app, runner = _app(), CliRunner()
+    train_file = yidu_writer(tiny_corpus[:40], tmp_path / "train.jsonl")
+    ccks = tmp_path / "ccks" / "病史特点"
+    ccks.mkdir(parents=True)
+    (ccks / "病史特点-1.txtoriginal.txt").write_text("患者胸部CT示肺癌，予顺铂化疗。" * 5, "utf-8")
+    model = tmp_path / "model"
+    args = ["nlp", "train", "--corpus", str(train_file), "--out", str(model), "--iterations", "20"]
+    args += ["--no-cmekg", "--code-table", str(code_table), "--clusters", "8"]
+    r = runner.invoke(app, [*args, "--unlabeled", str(tmp_path / "ccks")])
+    assert r.exit_code == 0, r.output
+    assert "高血压" in (model / "terms.tsv").read_text("utf-8")
+    rows = [line.split("\t") for line in (model / "clusters.tsv").read_text("utf-8").splitlines()[1:]]
+    assert {int(k) for _, k in rows} <= set(range(8)) and "顺" in {c for c, _ in rows}
+    crf = CrfModel.load(model)
+    text = tiny_corpus[41].text
+    assert crf.predict(text) == crf.predict_crfsuite(text) and crf.predict(text)

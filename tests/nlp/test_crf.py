@@ -9,7 +9,7 @@ import pytest
 
 from medlake.errors import InputFormatError, NlpModelError
 from medlake.nlp.corpus import Document, read_corpus
-from medlake.nlp.crf import CrfModel, Resources, TrainParams, bioes, decode, gazetteer, segments, train
+from medlake.nlp.crf import CrfModel, Resources, TrainParams, bioes, decode, gazetteer, segments, tidy, train
 from medlake.nlp.evaluate import Scores, cross_validate, evaluate, kfold
 from medlake.nlp.features import char_features
 from medlake.nlp.types import DISEASE, DRUG, Span
@@ -100,8 +100,12 @@ def test_cross_validate_pools_folds(tmp_path: Path, light_resources: Resources, 
     def train_fn(train_docs: list[Document], out: Path):  # type: ignore[no-untyped-def]
         return train(train_docs, out, params=FAST, resources=light_resources).predict
 
-    result = cross_validate(docs, 3, train_fn, only_folds=[0, 2])
+    seen: list[int] = []
+    result = cross_validate(
+        docs, 3, train_fn, only_folds=[0, 2], on_prediction=lambda i, _spans: seen.append(i)
+    )
     assert [f["fold"] for f in result["folds"]] == [0, 2]
+    assert sorted(seen) == sorted(kfold(30, 3)[0] + kfold(30, 3)[2])
     gold = sum(len(docs[i].spans) for f in (0, 2) for i in kfold(30, 3)[f])
     assert result["overall"]["tp"] + result["overall"]["fn"] == gold
 
@@ -166,3 +170,12 @@ def test_averaged_perceptron_trains_too(
     assert evaluate(model.predict, tiny_corpus[50:])["overall"]["f1"] > 0.8
     with pytest.raises(NlpModelError, match="unknown training algorithm"):
         TrainParams(algorithm="sgd").crfsuite()
+
+
+def test_tidy_fixes_span_edges() -> None:
+    text = "行（远端胃切除术），予 希罗达 口服，(胃癌"
+    spans = [Span(1, 10, "手术"), Span(12, 16, DRUG), Span(19, 22, DISEASE)]
+    assert [text[s.start : s.end] for s in tidy(text, spans)] == ["远端胃切除术", "希罗达", "胃癌"]
+    kept = [Span(0, 6, DISEASE)]
+    assert tidy("肺癌（晚期）", kept) == kept  # brackets inside a span stay
+    assert tidy("，。", [Span(0, 2, DISEASE)]) == []

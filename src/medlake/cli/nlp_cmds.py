@@ -36,6 +36,19 @@ AlgorithmOption = Annotated[
 NoCmekgOption = Annotated[
     bool, typer.Option("--no-cmekg", help="leave PyCMeKG terms out of the dictionaries")
 ]
+WordsOption = Annotated[
+    Path | None, typer.Option("--words", help="THUOCL-style word list for boundary features")
+]
+TermsTableOption = Annotated[
+    Path | None, typer.Option("--code-table", help="ICD-10 code table CSV: its names become disease features")
+]
+ClustersOption = Annotated[
+    int, typer.Option("--clusters", help="character clusters learned from the texts (0 = none)")
+]
+UnlabeledOption = Annotated[
+    Path | None,
+    typer.Option("--unlabeled", help="CCKS 2017 folder whose texts also feed the clusters (labels unused)"),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -57,15 +70,27 @@ def _words(path: Path | None) -> list[str] | None:
     return thuocl_terms(path) if path else None
 
 
-def _resources(words: Path | None, no_cmekg: bool) -> Any:
+def _resources(
+    words: Path | None, no_cmekg: bool, code_table: Path | None = None, unlabeled: Path | None = None
+) -> Any:
+    from medlake.nlp.corpus import read_corpus
     from medlake.nlp.crf import Resources, default_resources
-    from medlake.nlp.lexicon import builtin_terms
+    from medlake.nlp.lexicon import builtin_terms, code_table_terms
+    from medlake.nlp.types import DISEASE
 
+    extra = [(name, DISEASE) for name, _ in code_table_terms(code_table)] if code_table else []
     if no_cmekg:
-        return Resources(
-            base_terms=[(t, e) for t, e, _ in builtin_terms()], words=_words(words) or [], base_name="builtin"
+        res = Resources(
+            base_terms=[(t, e) for t, e, _ in builtin_terms()],
+            extra_terms=extra,
+            words=_words(words) or [],
+            base_name="builtin",
         )
-    return default_resources(words=_words(words))
+    else:
+        res = default_resources(extra_terms=extra, words=_words(words))
+    if unlabeled:
+        res.unlabeled = [d.text for d in read_corpus(unlabeled, "ccks2017")]
+    return res
 
 
 def run(
@@ -162,9 +187,10 @@ def train(
     c2: Annotated[float, typer.Option(help="L2 regularisation")] = 0.02,
     iterations: Annotated[int, typer.Option(help="training iterations (epochs for ap)")] = 150,
     algorithm: AlgorithmOption = "lbfgs",
-    words: Annotated[
-        Path | None, typer.Option("--words", help="THUOCL-style word list for boundary features")
-    ] = None,
+    words: WordsOption = None,
+    code_table: TermsTableOption = None,
+    clusters: ClustersOption = 0,
+    unlabeled: UnlabeledOption = None,
     no_cmekg: NoCmekgOption = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -175,8 +201,9 @@ def train(
 
     err = Console(stderr=True)
     docs = read_corpus(corpus, fmt)
-    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm)
-    model = train_crf(docs, out, params=params, resources=_resources(words, no_cmekg), progress=err.print)
+    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm, clusters=clusters)
+    res = _resources(words, no_cmekg, code_table, unlabeled)
+    model = train_crf(docs, out, params=params, resources=res, progress=err.print)
     meta = json.loads((model.directory / "meta.json").read_text("utf-8"))
     if json_out:
         print_json(meta)
@@ -271,9 +298,10 @@ def cross_validate(
     c2: Annotated[float, typer.Option(help="L2 regularisation")] = 0.02,
     iterations: Annotated[int, typer.Option(help="training iterations (epochs for ap)")] = 150,
     algorithm: AlgorithmOption = "lbfgs",
-    words: Annotated[
-        Path | None, typer.Option("--words", help="THUOCL-style word list for boundary features")
-    ] = None,
+    words: WordsOption = None,
+    code_table: TermsTableOption = None,
+    clusters: ClustersOption = 0,
+    unlabeled: UnlabeledOption = None,
     no_cmekg: NoCmekgOption = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -284,8 +312,8 @@ def cross_validate(
     from medlake.nlp.evaluate import cross_validate as cv
 
     docs = read_corpus(corpus, fmt)
-    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm)
-    res = _resources(words, no_cmekg)
+    params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm, clusters=clusters)
+    res = _resources(words, no_cmekg, code_table, unlabeled)
 
     def train_fn(train_docs: list[Any], tmp: Path) -> Any:
         return train_crf(train_docs, tmp, params=params, resources=res).predict

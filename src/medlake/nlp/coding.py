@@ -15,6 +15,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from medlake.nlp.lexicon import code_table_terms
 from medlake.nlp.values import _parse_table
 
@@ -24,6 +26,7 @@ _FUZZY_ACCEPT = 0.55  # score needed to pick a fuzzy match as the code
 _PAREN = re.compile(r"[(（][^)）]*[)）]")
 _CANCER = re.compile(r"(?:腺|鳞|鳞状细胞|小细胞|未分化|浸润性导管|印戒细胞)?癌$")
 _MORPHOLOGY = re.compile(r"^M\d{4}")
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,18 @@ class IcdCoder:
                 self.by_name[key] = code
                 self.names[key] = name
         self._exact = {name: code for name, code in rows}
-        self._index: dict[str, list[str]] = defaultdict(list)
-        self._size: dict[str, int] = {}
-        for key in self.by_name:
+        # bigram -> ids of the names holding it (numpy, so candidates are counted without a Python loop)
+        self._keys = list(self.by_name)
+        self._key_id = {key: i for i, key in enumerate(self._keys)}
+        index: dict[str, list[int]] = defaultdict(list)
+        sizes = []
+        for i, key in enumerate(self._keys):
             grams = _bigrams(key)
-            self._size[key] = len(grams)
+            sizes.append(len(grams))
             for bg in grams:
-                self._index[bg].append(key)
+                index[bg].append(i)
+        self._index = {bg: np.array(ids, dtype=np.int64) for bg, ids in index.items()}
+        self._sizes = np.array(sizes, dtype=np.int64)
         self.code = lru_cache(maxsize=50_000)(self._code)
 
     @classmethod
@@ -109,20 +117,19 @@ class IcdCoder:
 
     def _fuzzy(self, key: str, top: int, skip: str | None = None) -> tuple[tuple[str, str, float], ...]:
         q = _bigrams(key)
-        shared: dict[str, int] = defaultdict(int)
-        for bg in q:
-            postings = self._index.get(bg, [])
-            if len(postings) > 2000:
-                continue
-            for name in postings:
-                shared[name] += 1
-        scored = []
         nq = len(q)
-        for name, n in shared.items():
-            if name == skip or 2 * n < _FUZZY_MIN * (nq + 1):
-                continue
-            dice = 2 * n / (nq + self._size[name])
-            if dice >= _FUZZY_MIN:
-                scored.append((round(dice * 0.9, 3), -abs(len(name) - len(key)), name))
+        lists = [p for bg in q if 0 < len(p := self._index.get(bg, _NONE)) <= 2000]
+        if not lists:
+            return ()
+        ids, shared = np.unique(np.concatenate(lists), return_counts=True)
+        keep = 2 * shared >= _FUZZY_MIN * (nq + 1)
+        ids, shared = ids[keep], shared[keep]
+        dice = 2 * shared / (nq + self._sizes[ids])
+        keep = dice >= _FUZZY_MIN
+        scored = []
+        for i, d in zip(ids[keep].tolist(), dice[keep].tolist(), strict=True):
+            name = self._keys[i]
+            if name != skip:
+                scored.append((round(d * 0.9, 3), -abs(len(name) - len(key)), name))
         scored.sort(reverse=True)
         return tuple((self.by_name[n], self.names[n], s) for s, _, n in scored[:top])

@@ -7,33 +7,42 @@ A model is a directory, never a pickle::
     gazetteer.tsv    typed terms seen in training (term<TAB>type)
     words.txt        optional untyped word list (e.g. THUOCL) for word-boundary features
     terms.tsv        optional extra typed terms (e.g. ICD-10 names) used as features
+    clusters.tsv     optional character clusters (char<TAB>cluster), learned from the training texts
 
 While training, the gazetteer feature of each training document comes from the *other* folds
 (out-of-fold), so the CRF learns how much to trust a term it has not seen in that very document.
+Prediction goes through ``fasttag.FastTagger`` (crfsuite's labels without feature strings), then
+``tidy`` fixes span edges.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pycrfsuite
 
 from medlake.errors import NlpModelError
+from medlake.nlp.charclusters import build_clusters
 from medlake.nlp.corpus import Document
+from medlake.nlp.fasttag import FastTagger
 from medlake.nlp.features import char_features
 from medlake.nlp.lexicon import Lexicon, builtin_terms, cmekg_terms, parse_typed_tsv, stop_terms
 from medlake.nlp.matcher import DictMatcher
+from medlake.nlp.textnorm import normalize
 from medlake.nlp.types import CODE_LABELS, LABEL_CODES, Span
 
 FORMAT_VERSION = 1
 _SPLIT_AFTER = set("。；！？\n")
+_SPLIT_RE = re.compile("[" + "".join(sorted(_SPLIT_AFTER)) + "]")
 
 
 @dataclass
@@ -45,6 +54,7 @@ class TrainParams:
     seed: int = 13
     min_gazetteer_len: int = 2
     algorithm: str = "lbfgs"  # lbfgs (c1/c2 regularised) or ap (averaged perceptron: fast, no c1/c2)
+    clusters: int = 0  # character clusters learned from the training texts (0: no cluster features)
 
     def crfsuite(self) -> dict[str, Any]:
         params: dict[str, Any] = {"max_iterations": self.max_iterations, "feature.possible_transitions": True}
@@ -63,6 +73,8 @@ class Resources:
     extra_terms: list[tuple[str, str]] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     base_name: str = "builtin"  # "builtin" or "builtin+cmekg": recorded in meta.json, rebuilt on load
+    clusters: dict[str, int] = field(default_factory=dict)  # character -> cluster (features.CLUSTER_NGRAMS)
+    unlabeled: list[str] = field(default_factory=list)  # more texts to learn clusters from (no labels)
     _base: DictMatcher | None = None
     _words: DictMatcher | None = None
 
@@ -112,6 +124,11 @@ def _gaz_matcher(terms: list[tuple[str, str]]) -> DictMatcher:
 
 def segments(text: str, spans: Sequence[Span] = ()) -> list[tuple[int, int]]:
     """Sentence-like pieces of ``text`` (never cutting through a span)."""
+    if not spans:
+        ends = [m.end() for m in _SPLIT_RE.finditer(text)]
+        if not ends or ends[-1] < len(text):
+            ends.append(len(text))
+        return list(zip([0, *ends[:-1]], ends, strict=True)) if text else []
     inside = bytearray(len(text) + 1)
     for s in spans:
         inside[s.start + 1 : s.end] = b"\x01" * (s.end - s.start - 1)
@@ -172,11 +189,44 @@ def decode(labels: Sequence[str], offset: int = 0) -> list[Span]:
     return out
 
 
-def _doc_features(text: str, res: Resources, gaz: DictMatcher) -> list[list[str]]:
+_EDGE = frozenset(" \t\u3000，,。；;、")
+_OPEN, _CLOSE = "（(", "）)"
+
+
+def tidy(text: str, spans: Sequence[Span]) -> list[Span]:
+    """Span boundary fixes: no white space or clause punctuation at either end, no enclosing
+    brackets (``（远端胃切除术）`` → ``远端胃切除术``) and no unbalanced bracket at an end."""
+    out = []
+    for s in spans:
+        a, b = s.start, s.end
+        while a < b and text[a] in _EDGE:
+            a += 1
+        while b > a and text[b - 1] in _EDGE:
+            b -= 1
+        piece = text[a:b]
+        enclosed = len(piece) > 2 and piece[0] in _OPEN and piece[-1] in _CLOSE
+        if enclosed and not any(c in _OPEN or c in _CLOSE for c in piece[1:-1]):
+            a, b = a + 1, b - 1
+        piece = text[a:b]
+        if piece[:1] in _OPEN and piece and not any(c in _CLOSE for c in piece):
+            a += 1
+        piece = text[a:b]
+        if piece[-1:] in _CLOSE and piece and not any(c in _OPEN for c in piece):
+            b -= 1
+        if b > a:
+            out.append(Span(a, b, s.label) if (a, b) != (s.start, s.end) else s)
+    return out
+
+
+def _matchers(res: Resources, gaz: DictMatcher) -> list[tuple[str, DictMatcher, bool]]:
     matchers = [("d", res.base_matcher(), True), ("g", gaz, True)]
     if res.words:
         matchers.append(("w", res.word_matcher(), False))
-    return char_features(text, matchers)
+    return matchers
+
+
+def _doc_features(text: str, res: Resources, gaz: DictMatcher) -> list[list[str]]:
+    return char_features(text, _matchers(res, gaz), res.clusters)
 
 
 def train(
@@ -192,6 +242,10 @@ def train(
     res = resources or default_resources()
     say = progress or (lambda _msg: None)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if params.clusters:
+        say(f"learning {params.clusters} character clusters")
+        texts = [d.text for d in docs] + res.unlabeled
+        res = replace(res, clusters=build_clusters(texts, k=params.clusters, seed=params.seed))
     order = list(range(len(docs)))
     random.Random(params.seed).shuffle(order)
     k = max(2, min(params.inner_folds, len(docs)))
@@ -218,6 +272,9 @@ def train(
         _write_terms(out_dir / "terms.tsv", res.extra_terms)
     if res.words:
         (out_dir / "words.txt").write_text("\n".join(res.words) + "\n", "utf-8")
+    if res.clusters:
+        lines = [f"{c}\t{k}" for c, k in sorted(res.clusters.items()) if c.strip()]
+        (out_dir / "clusters.tsv").write_text("# char<TAB>cluster\n" + "\n".join(lines) + "\n", "utf-8")
     meta = {
         "format_version": FORMAT_VERSION,
         "kind": "medlake-char-crf",
@@ -237,6 +294,18 @@ def _write_terms(path: Path, terms: list[tuple[str, str]]) -> None:
     path.write_text("# term<TAB>type\n" + "\n".join(lines) + "\n", "utf-8")
 
 
+def _read_clusters(path: Path) -> dict[str, int]:
+    out = {}
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line or line.startswith("# "):
+            continue
+        char, _, cluster = line.partition("\t")
+        if not char or not cluster.isdigit():
+            raise NlpModelError(f"{path}:{n}: expected char<TAB>cluster")
+        out[char] = int(cluster)
+    return out
+
+
 def _read_terms(path: Path) -> list[tuple[str, str]]:
     if not path.exists():
         return []
@@ -244,13 +313,18 @@ def _read_terms(path: Path) -> list[tuple[str, str]]:
 
 
 class CrfModel:
-    """A loaded model directory; ``predict(text)`` gives typed spans."""
+    """A loaded model directory; ``predict(text)`` gives typed spans.
+
+    Prediction uses ``fasttag.FastTagger`` (the same labels as crfsuite's tagger, without feature
+    strings); ``predict_crfsuite`` keeps the reference path through ``pycrfsuite.Tagger``.
+    """
 
     def __init__(self, directory: Path, tagger: pycrfsuite.Tagger, res: Resources, gaz: DictMatcher) -> None:
         self.directory = directory
         self._tagger = tagger
         self._res = res
         self._gaz = gaz
+        self._fast = FastTagger(directory / "model.crfsuite", _matchers(res, gaz), res.clusters)
 
     @classmethod
     def load(cls, directory: Path, *, resources: Resources | None = None) -> CrfModel:
@@ -272,6 +346,9 @@ class CrfModel:
             )
         else:
             res = default_resources(extra_terms=extra, words=words)
+        clusters_path = directory / "clusters.tsv"
+        if clusters_path.exists() and not res.clusters:
+            res = replace(res, clusters=_read_clusters(clusters_path))
         tagger = pycrfsuite.Tagger()
         tagger.open(str(model_path))
         return cls(directory, tagger, res, _gaz_matcher(_read_terms(directory / "gazetteer.tsv")))
@@ -279,8 +356,17 @@ class CrfModel:
     def predict(self, text: str) -> list[Span]:
         if not text:
             return []
+        norm = normalize(text)
+        pieces = segments(text)  # never empty for a non-empty text
+        ids = self._fast.attribute_ids(norm)
+        return tidy(text, self._fast.spans(ids, np.array([a for a, _ in pieces], dtype=np.int64)))
+
+    def predict_crfsuite(self, text: str) -> list[Span]:
+        """The same spans through crfsuite's own tagger and feature strings (reference, slower)."""
+        if not text:
+            return []
         feats = _doc_features(text, self._res, self._gaz)
         out: list[Span] = []
         for a, b in segments(text):
             out.extend(decode(self._tagger.tag(feats[a:b]), a))
-        return out
+        return tidy(text, out)

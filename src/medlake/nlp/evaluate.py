@@ -96,8 +96,12 @@ def cross_validate(
     *,
     only_folds: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_prediction: Callable[[int, list[Span]], None] | None = None,
 ) -> dict[str, Any]:
-    """Pooled strict scores over ``folds`` folds (or the chosen ``only_folds``), plus per-fold F1."""
+    """Pooled strict scores over ``folds`` folds (or the chosen ``only_folds``), plus per-fold F1.
+
+    ``on_prediction(doc_index, spans)`` sees every held-out prediction (e.g. to keep them for analysis).
+    """
     say = progress or (lambda _m: None)
     total = Scores()
     per_fold: list[dict[str, Any]] = []
@@ -108,14 +112,16 @@ def cross_validate(
             continue
         held_set = set(held)
         train_docs = [d for i, d in enumerate(docs) if i not in held_set]
-        test_docs = [docs[i] for i in held]
         with tempfile.TemporaryDirectory(prefix="medlake-nlp-cv-") as tmp:
             t0 = time.perf_counter()
             predict = train_fn(train_docs, Path(tmp))
             t1 = time.perf_counter()
             fold_scores = Scores()
-            for doc in test_docs:
-                fold_scores.add_doc(doc.spans, predict(doc.text))
+            for i in held:
+                pred = predict(docs[i].text)
+                fold_scores.add_doc(docs[i].spans, pred)
+                if on_prediction is not None:
+                    on_prediction(i, pred)
             t2 = time.perf_counter()
         train_seconds += t1 - t0
         pred_seconds += t2 - t1
