@@ -126,6 +126,7 @@ def visit_id_for(visit_no: str) -> int:
     return stable_id("visit", f"HIS|{visit_no}")
 
 
+@lru_cache(maxsize=65536)
 def parse_number(value: str) -> tuple[float | None, int | None]:
     """A numeric result and its operator concept: ``12.5`` → (12.5, None); ``<5`` → (5.0, <)."""
     m = _NUMBER.match(value)
@@ -206,9 +207,10 @@ def measurements(
             value_text = "".join(seg.get(5, c) for c in (1, 2, 3, 4))
             number, operator = parse_sn(seg)
         else:
-            value_text = _plain(raw_value, seg) if raw_value else ""
+            first = seg.get(5)
+            value_text = _plain(raw_value, seg, first) if raw_value else ""
             if value_type in {"NM", "ST", "TX", "FT", ""}:
-                number, operator = parse_number(seg.get(5))
+                number, operator = parse_number(first)
             else:
                 number, operator = None, None
         low, high = parse_range(seg.get(7))
@@ -248,11 +250,14 @@ def _hms(when: datetime) -> str:
     return f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
 
 
-def _plain(raw: str, seg: Segment) -> str:
-    """OBX-5 as text: repetitions joined by ``~``, components by ``^`` (unescaped, trailing empties dropped)."""
+def _plain(raw: str, seg: Segment, first: str) -> str:
+    """OBX-5 as text: repetitions joined by ``~``, components by ``^`` (unescaped, trailing empties dropped).
+
+    ``first`` is ``seg.get(5)``, the whole value when it has no repetitions or components.
+    """
     seps = seg.seps
     if seps.repetition not in raw and seps.component not in raw and seps.subcomponent not in raw:
-        return seg.get(5)
+        return first
     return "~".join(_full(seg, 5, r) for r in range(len(seg.repetitions(5))))
 
 

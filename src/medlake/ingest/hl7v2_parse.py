@@ -54,22 +54,22 @@ class Segment:
         if not value:
             return ""
         seps = self.seps
-        for sep, n in ((seps.repetition, rep + 1), (seps.component, component), (seps.subcomponent, sub)):
-            piece = _pick(value, sep, n)
-            if piece is None:
+        if seps.component not in value and seps.repetition not in value and seps.subcomponent not in value:
+            # the common case: a plain value (no repetitions, components or sub-components)
+            if rep or component != 1 or sub != 1:
                 return ""
-            value = piece
+        else:
+            for sep, n in ((seps.repetition, rep + 1), (seps.component, component), (seps.subcomponent, sub)):
+                if sep in value:
+                    pieces = value.split(sep)
+                    if n > len(pieces):
+                        return ""
+                    value = pieces[n - 1]
+                elif n != 1:
+                    return ""
         if seps.escape and seps.escape in value:
             value = unescape(value, seps)
         return value.strip()
-
-
-def _pick(value: str, sep: str, n: int) -> str | None:
-    """The ``n``-th (1-based) piece of ``value`` split at ``sep``; None when there is no such piece."""
-    if sep in value:
-        pieces = value.split(sep)
-        return pieces[n - 1] if n <= len(pieces) else None
-    return value if n == 1 else None
 
 
 def leaf(value: str, seps: Separators, component: int = 1, sub: int = 1) -> str:
