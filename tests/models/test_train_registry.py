@@ -172,3 +172,13 @@ def test_stages_and_steward_publishing(trained: Any, tmp_path: Path) -> None:
         reg.manifest(task, 99)
     with pytest.raises(ValidationFailed):
         reg.version_dir("../etc", 1)
+
+
+def test_registry_state_changes_with_stages_and_versions(trained: Any) -> None:
+    reg, models, _ = trained
+    before = reg.state()
+    assert before == reg.state() and len(before) == len(reg.entries())
+    m = models["ridge"]
+    reg.transition(m["task"], m["version"], "retired", by="alice")
+    after = reg.state()
+    assert after != before and len(after) == len(before)

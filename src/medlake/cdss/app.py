@@ -1,13 +1,18 @@
 """The standalone CDS Hooks service (``medlake model serve``): the router plus CORS and lifecycle.
 
-The engine and its store are built from the settings when the app is created; issued cards are
-flushed to the application store every couple of seconds and at shutdown.
+The engine and its store are built from the settings when the app is created (the store must be
+migrated: ``medlake model serve`` runs the migrations first). At start-up the models are loaded,
+the lake slice is built and the heap is frozen out of the garbage collector's way
+(``gc.freeze``), so the first calls and later collections do not stall requests; a background
+loop then re-checks the registry and the lake every second, off the request path. Issued cards
+and their audit entries are written every couple of seconds by the store and at shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,11 +25,15 @@ from medlake.cdss.service import CdsEngine
 from medlake.cdss.store import CdsStore
 from medlake.settings import Settings
 
+FLUSH_SECONDS = 2.0
+REFRESH_SECONDS = 1.0
+
 
 def build_engine(settings: Settings) -> CdsEngine:
     from medlake.store import make_engine
 
-    return CdsEngine(settings.data_dir, CdsStore(make_engine(settings)))
+    store = CdsStore(make_engine(settings), audit_dir=settings.data_dir, autoflush=FLUSH_SECONDS)
+    return CdsEngine(settings.data_dir, store)
 
 
 def app_from_env() -> FastAPI:
@@ -37,19 +46,23 @@ def create_app(settings: Settings, engine: CdsEngine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async def flush_forever() -> None:
-            while True:
-                await asyncio.sleep(2.0)
-                await run_in_threadpool(cds.store.flush)
+        await run_in_threadpool(cds.warm)
+        gc.collect()
+        gc.freeze()  # start-up objects (models, libraries) leave the collector's generations
 
-        task = asyncio.create_task(flush_forever())
+        async def refresh_forever() -> None:
+            while True:
+                await asyncio.sleep(REFRESH_SECONDS)
+                await run_in_threadpool(cds.warm)
+
+        task = asyncio.create_task(refresh_forever())
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            cds.store.flush()
+            cds.store.close()
 
     app = FastAPI(title="medlake CDS Hooks", version="2.0", lifespan=lifespan)
     app.add_middleware(

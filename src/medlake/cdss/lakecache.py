@@ -5,17 +5,25 @@ request, the engine's DuckDB connection keeps, per lake table, only the rows mat
 published feature or index event (by the same bound-parameter code predicates the catalogue uses),
 plus the person and person_link tables whole. Other tables stay views over the Parquet parts,
 so any query still works. The slice is rebuilt when the lake catalog or the model set changes.
+
+``LakeSlice`` wraps that connection for the engine: its lock (one query at a time), the patient id
+→ person_id cache, and, per published index-event model, every person's features at their latest
+index event computed in one pass when the slice is built, so a call without prefetch is a lookup.
 """
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from medlake.cdm.lake import Lake
 from medlake.cdm.schema import TABLES
 from medlake.models.catalogue import DOMAINS, code_predicate
+from medlake.models.extract import extract_latest
 from medlake.models.spec import (
     ConditionFeature,
     DrugFeature,
@@ -92,3 +100,38 @@ def sliced_connection(lake: Lake, specs: list[TaskSpec]) -> duckdb.DuckDBPyConne
         else:
             con.execute(f'CREATE VIEW "{name}" AS {view}')
     return con
+
+
+class LakeSlice:
+    """The sliced connection plus what the engine keeps with it (see module doc).
+
+    Callers hold ``lock`` around every use of ``con`` and of the methods below.
+    """
+
+    def __init__(self, lake: Lake, specs: dict[str, TaskSpec], key: Any) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.con = sliced_connection(lake, list(specs.values()))
+        self.latest = {name: extract_latest(self.con, spec) for name, spec in specs.items()}
+        self._persons: dict[str, int | None] = {}
+
+    def knows(self, patient_id: str) -> bool:
+        """Whether ``person_id(patient_id)`` is answered from the cache (no query)."""
+        return patient_id in self._persons
+
+    def person_id(self, patient_id: str) -> int | None:
+        if patient_id in self._persons:
+            return self._persons[patient_id]
+        row = self.con.execute(
+            "SELECT person_id FROM person WHERE CAST(person_id AS VARCHAR) = ? OR person_source_value = ? "
+            "UNION ALL SELECT person_id FROM person_link WHERE src_person_id = ? LIMIT 1",
+            [patient_id, patient_id, patient_id],
+        ).fetchall()
+        pid = int(row[0][0]) if row else None
+        self._persons[patient_id] = pid
+        return pid
+
+    def at_latest_index(self, model_key: str, person_id: int) -> tuple[np.ndarray, datetime] | None:
+        """The person's features at their latest index event, or None (no such event)."""
+        found = self.latest.get(model_key, {}).get(person_id)
+        return (found[0].copy(), found[1]) if found is not None else None

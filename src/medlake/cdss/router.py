@@ -48,7 +48,12 @@ def make_router(engine: CdsEngine) -> APIRouter:
         try:
             body = await _json_body(request)
             base = str(request.base_url)
-            return JSONResponse(await run_in_threadpool(engine.call, service_id, body, base))
+            # most calls (prefetch, precomputed lake rows) are answered here on the event loop;
+            # the others (a lake query, a reload) in a worker thread
+            answer = engine.try_call(service_id, body, base)
+            if answer is None:
+                answer = await run_in_threadpool(engine.call, service_id, body, base)
+            return JSONResponse(answer)
         except MedlakeError as exc:
             return _error(exc)
 

@@ -1,9 +1,12 @@
 """The CDS Hooks 2.0 engine: published models as services, requests scored into cards.
 
-``CdsEngine`` keeps every published model, its feature spec and one DuckDB connection to the
-lake in memory (reloaded when the registry or the lake changes, checked at most every few
-seconds). A call reads the prefetch first and asks the lake only for features the prefetch cannot
-give, by person_id. Requests are validated strictly; a bad one raises ``BadRequest`` with a reason.
+``CdsEngine`` keeps every published model, its feature spec and a slice of the lake in memory
+(``LakeSlice``: one DuckDB connection plus every cohort person's features precomputed), reloaded
+when the registry or the lake changes (a cheap stat, refreshed in the background by the service).
+A call reads the prefetch first and takes from the lake, by person_id, only the features the
+prefetch cannot give. ``try_call`` answers without waiting when no lake query is needed (the HTTP
+router then stays on the event loop). Requests are validated strictly; a bad one raises
+``BadRequest`` with a reason. Every card goes to the store and the audit log (``CdsStore``).
 """
 
 from __future__ import annotations
@@ -19,21 +22,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 
 from medlake.cdm.lake import Lake
 from medlake.cdss.fhir import features_from_prefetch, index_time, read_prefetch
-from medlake.cdss.lakecache import sliced_connection
+from medlake.cdss.lakecache import LakeSlice
 from medlake.cdss.store import CardRecord, CdsStore, utcnow
 from medlake.errors import MedlakeError
-from medlake.models.extract import extract_person, person_index
+from medlake.models.extract import extract_person
 from medlake.models.registry import Registry
 from medlake.models.runtime import LoadedModel, load_model
 
 log = logging.getLogger(__name__)
 INDICATOR = {"low": "info", "medium": "warning", "high": "critical"}
 FEEDBACK_OUTCOMES = {"accepted", "overridden"}
+
+
+class _WouldWait(Exception):
+    """Inside ``CdsEngine.try_call``: answering needs a lake query, a busy lock or a reload."""
 
 
 class BadRequest(MedlakeError):
@@ -58,25 +64,32 @@ class CdsEngine:
         self.reasons = override_reasons()
         self._models: dict[str, LoadedModel] = {}
         self._checked = 0.0
+        self._state: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._con_key: tuple[float, tuple[str, ...]] | None = None
-        self._con_lock = threading.Lock()
-        self._person_cache: dict[str, int | None] = {}
+        self._slice: LakeSlice | None = None
+        self._build_lock = threading.Lock()
 
     # -- models -------------------------------------------------------------------------------------
-    def models(self) -> dict[str, LoadedModel]:
-        now = time.monotonic()
-        if now - self._checked < self.refresh_seconds and self._checked:
-            return self._models
+    def models(self, *, wait: bool = True) -> dict[str, LoadedModel]:
+        if not self._checked or time.monotonic() - self._checked >= self.refresh_seconds:
+            if not wait:
+                raise _WouldWait
+            self.refresh()
+        return self._models
+
+    def refresh(self) -> None:
+        """Reload the published models if the registry changed (checked by a stat of the manifests).
+
+        The service app calls this every second in the background, so a request rarely pays it.
+        """
         with self._lock:
-            if time.monotonic() - self._checked >= self.refresh_seconds or not self._checked:
+            state = self.registry.state()
+            if state != self._state:
                 published = {m["task"]: m for m in self.registry.published()}
                 models = {}
                 for task, m in published.items():
                     cur = self._models.get(task)
-                    same = cur is not None and cur.manifest["version"] == m["version"]
-                    if same and cur is not None:
+                    if cur is not None and cur.manifest["version"] == m["version"]:
                         models[task] = cur
                         continue
                     try:
@@ -84,13 +97,18 @@ class CdsEngine:
                     except MedlakeError as exc:  # a broken artifact takes down its service, not the others
                         log.warning("CDS service %s v%s not loaded: %s", task, m["version"], exc)
                 self._models = models
-                self._checked = time.monotonic()
-        return self._models
+                self._state = state
+            self._checked = time.monotonic()
 
-    def model(self, service_id: str) -> LoadedModel:
+    def warm(self) -> None:
+        """Load the models and build the lake slice now, off the request path (start-up, refresh loop)."""
+        self.refresh()
+        self._lake()
+
+    def model(self, service_id: str, *, wait: bool = True) -> LoadedModel:
         from medlake.errors import NotFound
 
-        models = self.models()
+        models = self.models(wait=wait)
         model = models.get(service_id)
         if model is None:  # a task's second hook is served as "<task>--<hook>" (service ids are unique)
             task, _, hook = service_id.partition("--")
@@ -131,36 +149,61 @@ class CdsEngine:
         return {"services": services}
 
     # -- the lake ----------------------------------------------------------------------------------
-    def _connection(self) -> duckdb.DuckDBPyConnection | None:
-        """The cached lake slice; rebuilt when the lake catalog or the published models change."""
+    def _lake(self, *, wait: bool = True) -> LakeSlice | None:
+        """The current lake slice; rebuilt (then swapped in) when the lake catalog or the models change.
+
+        While new lake data are loaded for the same models, calls are answered from the previous
+        slice; when the models change, calls wait for the slice that can read their features.
+        """
         lake = Lake(self.data_dir)
         if not lake.catalog_path.exists():
             return None
-        models = self.models()
-        key = (lake.catalog_path.stat().st_mtime, tuple(sorted(lm.key for lm in models.values())))
-        if self._con is None or key != self._con_key:
-            if self._con is not None:
-                self._con.close()
-            self._con = sliced_connection(lake, [lm.spec for lm in models.values()])
-            self._con_key = key
-            self._person_cache.clear()
-        return self._con
-
-    def _person_id(self, con: duckdb.DuckDBPyConnection, patient_id: str) -> int | None:
-        if patient_id in self._person_cache:
-            return self._person_cache[patient_id]
-        row = con.execute(
-            "SELECT person_id FROM person WHERE CAST(person_id AS VARCHAR) = ? OR person_source_value = ? "
-            "UNION ALL SELECT person_id FROM person_link WHERE src_person_id = ? LIMIT 1",
-            [patient_id, patient_id, patient_id],
-        ).fetchall()
-        pid = int(row[0][0]) if row else None
-        self._person_cache[patient_id] = pid
-        return pid
+        models = self.models(wait=wait)
+        key = (lake.catalog_path.stat().st_mtime_ns, tuple(sorted(lm.key for lm in models.values())))
+        current = self._slice
+        if current is not None and current.key == key:
+            return current
+        same_models = current is not None and current.key[1] == key[1]
+        if not wait:
+            if same_models:
+                return current
+            raise _WouldWait
+        if same_models and not self._build_lock.acquire(blocking=False):
+            return current  # new lake data being loaded (e.g. by the refresh loop): answer from the last
+        if not same_models:
+            self._build_lock.acquire()
+        try:
+            current = self._slice
+            if current is None or current.key != key:
+                # the previous slice is dropped, not closed: a call may still hold it
+                current = self._slice = LakeSlice(lake, {lm.key: lm.spec for lm in models.values()}, key)
+            return current
+        finally:
+            self._build_lock.release()
 
     # -- scoring -----------------------------------------------------------------------------------
-    def call(self, service_id: str, body: Any, base_url: str = "") -> dict[str, Any]:
-        lm = self.model(service_id)
+    def call(
+        self, service_id: str, body: Any, base_url: str = "", actor: str = "cds-client"
+    ) -> dict[str, Any]:
+        """Score one hook call into a card; ``actor`` (the caller) goes to the audit with the card."""
+        return self._call(service_id, body, base_url, actor, wait=True)
+
+    def try_call(
+        self, service_id: str, body: Any, base_url: str = "", actor: str = "cds-client"
+    ) -> dict[str, Any] | None:
+        """``call`` if it can be answered at once, else None (then run ``call`` in a worker thread).
+
+        At once means from the prefetch and the lake slice's precomputed rows, with no lake query,
+        no lock held by another call and no model or slice to (re)load: the HTTP router answers
+        these on the event loop, saving two thread hand-offs under the GIL per request.
+        """
+        try:
+            return self._call(service_id, body, base_url, actor, wait=False)
+        except _WouldWait:
+            return None
+
+    def _call(self, service_id: str, body: Any, base_url: str, actor: str, *, wait: bool) -> dict[str, Any]:
+        lm = self.model(service_id, wait=wait)
         hook, patient_id, prefetch = _validate_call(body, lm.spec.cds.hooks)
         pre = read_prefetch(prefetch)
         index = index_time(lm.spec, pre)
@@ -168,14 +211,26 @@ class CdsEngine:
         person_id: int | None = None
         from_lake: list[str] = []
         if x is None or np.isnan(x).any():
-            with self._con_lock:
-                con = self._connection()
-                person_id = self._person_id(con, patient_id) if con is not None else None
-                if con is not None and person_id is not None:
-                    if index is None:
-                        found = person_index(con, lm.spec, person_id)
-                        index = found[1] if found else datetime.now().replace(microsecond=0)
-                    lake_x, _ = extract_person(con, lm.spec, person_id, at=index)
+            lake = self._lake(wait=wait)
+            if lake is not None:
+                if not lake.lock.acquire(blocking=wait):
+                    raise _WouldWait
+                try:
+                    if not wait and not lake.knows(patient_id):
+                        raise _WouldWait
+                    person_id = lake.person_id(patient_id)
+                    if person_id is not None:
+                        cached = lake.at_latest_index(lm.key, person_id) if index is None else None
+                        if cached is not None:
+                            lake_x, index = cached
+                        elif not wait:
+                            raise _WouldWait
+                        else:
+                            if index is None:  # no index event in the lake either: score as of now
+                                index = datetime.now().replace(microsecond=0)
+                            lake_x, _ = extract_person(lake.con, lm.spec, person_id, at=index)
+                finally:
+                    lake.lock.release()
             if index is not None and person_id is not None:
                 if x is None:
                     x = features_from_prefetch(lm.spec, pre, index)
@@ -203,7 +258,8 @@ class CdsEngine:
                 band=band,
                 features=json.dumps([None if np.isnan(v) else float(v) for v in x]),
                 created_at=utcnow(),
-            )
+            ),
+            actor=actor,
         )
         return {"cards": [card]}
 

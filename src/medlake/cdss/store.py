@@ -2,16 +2,30 @@
 
 Two tables of their own metadata (``cdss_card``, ``cdss_feedback``) live in the store database
 (SQLite in the data dir or PostgreSQL): Alembic revision ``cdss_0001`` creates them, and a store that
-was never migrated (the standalone service) gets them on first use. Issued cards are buffered in memory and
-written in batches so the scoring path never waits for a database commit; feedback is written at
-once (after flushing the buffer so its card is there). Only the lake's person_id is kept.
+was never migrated gets them on first use. Issued cards are buffered in memory and written in
+batches so the scoring path never waits for a database commit; feedback is written at once (after
+flushing the buffer so its card is there). Only the lake's person_id is kept.
+
+Audit: with ``audit_dir`` (the data dir; the service always sets it) every batch of cards is
+written in one transaction together with one entry of the hash-chained audit log (``cdss.cards``)
+naming each card, its patient (person_id) and its caller, and the sha256 of the rows; so every
+call is in the chain, at one chained append per batch instead of one commit per call. A batch that
+fails to commit goes back to the buffer. The buffer is flushed every ``autoflush`` seconds by a
+background thread, when it holds ``batch`` cards, before any read, on ``close()`` and at interpreter
+exit (``atexit``): a clean shutdown loses nothing; a killed process loses at most the last
+``autoflush`` seconds of cards.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -27,8 +41,12 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    inspect,
     select,
 )
+from sqlalchemy.orm import Session
+
+from medlake.errors import StoreError
 
 metadata = MetaData()
 
@@ -82,28 +100,112 @@ class CardRecord:
     created_at: datetime
 
 
+def _rows_digest(rows: list[dict[str, Any]]) -> str:
+    canonical = json.dumps(rows, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _flush_at_exit(ref: weakref.ref[CdsStore]) -> None:
+    store = ref()
+    if store is not None:
+        store.close()
+
+
 class CdsStore:
-    def __init__(self, engine: Engine, *, batch: int = 200) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch: int = 200,
+        audit_dir: Path | None = None,
+        autoflush: float | None = None,
+    ) -> None:
         self.engine = engine
         self.batch = batch
-        self._buffer: list[dict[str, Any]] = []
+        self.audit_dir = audit_dir
+        self._buffer: list[tuple[dict[str, Any], str]] = []
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one batch at a time: chain entries follow card order
         metadata.create_all(engine, checkfirst=True)
+        if audit_dir is not None and not inspect(engine).has_table("audit_state"):
+            raise StoreError(
+                "the application store has no audit log tables",
+                hint="Run `medlake db upgrade` first.",
+            )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        if autoflush:
+            self._thread = threading.Thread(
+                target=self._flush_every, args=(autoflush,), name="cdss-card-flush", daemon=True
+            )
+            self._thread.start()
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
-    def log_card(self, rec: CardRecord) -> None:
+    def _flush_every(self, seconds: float) -> None:
+        while True:
+            self._wake.wait(seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.flush()
+            except Exception:  # kept in the buffer; logged, retried at the next tick
+                import logging
+
+                logging.getLogger(__name__).exception("writing issued CDS cards failed; will retry")
+
+    def log_card(self, rec: CardRecord, actor: str = "cds-client") -> None:
         with self._lock:
-            self._buffer.append(rec.__dict__.copy())
+            self._buffer.append((rec.__dict__.copy(), actor))
             full = len(self._buffer) >= self.batch
-        if full:
+        if full and self._thread is not None:
+            self._wake.set()  # the background thread writes the batch; the call does not wait
+        elif full:
             self.flush()
 
-    def flush(self) -> int:
+    def pending(self) -> int:
         with self._lock:
-            rows, self._buffer = self._buffer, []
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(cdss_card), rows)
-        return len(rows)
+            return len(self._buffer)
+
+    def flush(self) -> int:
+        """Write the buffered cards (and their audit entry) in one transaction; returns how many."""
+        with self._flush_lock:
+            with self._lock:
+                items, self._buffer = self._buffer, []
+            if not items:
+                return 0
+            rows = [row for row, _ in items]
+            try:
+                info = {"data_dir": str(Path(self.audit_dir).resolve())} if self.audit_dir else {}
+                with Session(self.engine, info=info) as session, session.begin():
+                    session.execute(insert(cdss_card), rows)
+                    if self.audit_dir is not None:
+                        from medlake.audit import append
+
+                        cards = [
+                            [row["uuid"], row["service_id"], row["person_id"], actor] for row, actor in items
+                        ]
+                        append(
+                            session,
+                            "cds-hooks",
+                            "cdss.cards",
+                            f"cdss_card:{rows[0]['uuid']}..{rows[-1]['uuid']}"[:255],
+                            {"n": len(rows), "rows_sha256": _rows_digest(rows), "cards": cards},
+                        )
+            except BaseException:
+                with self._lock:
+                    self._buffer[:0] = items  # nothing is dropped: retried at the next flush
+                raise
+            return len(rows)
+
+    def close(self) -> None:
+        """Stop the background flush and write what is buffered (idempotent)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self.flush()
 
     def card(self, uuid: str) -> dict[str, Any] | None:
         self.flush()

@@ -262,14 +262,16 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="TCP port")] = 8001,
     workers: Annotated[int, typer.Option(help="worker processes (each keeps its own models in memory)")] = 1,
 ) -> None:
-    """Serve the published models as a CDS Hooks 2.0 service (GET /cds-services)."""
+    """Serve the published models as a CDS Hooks 2.0 service (GET /cds-services); applies store migrations first."""
     import os
 
     import uvicorn
 
     from medlake.cdss.app import create_app
+    from medlake.store.migrate import upgrade
 
     settings = settings_for(data_dir)
+    upgrade(settings)  # once, before the workers start: cards and their audit entries need the store
     if workers > 1:
         os.environ["MEDLAKE_DATA_DIR"] = str(settings.data_dir)  # the workers build their settings from it
         uvicorn.run(

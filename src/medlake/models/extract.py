@@ -3,7 +3,8 @@
 ``extract(con, spec)`` builds the index (from an index event or a cohort), runs one catalogue
 query per feature and the outcome query, and returns a ``FeatureMatrix`` whose
 ``snapshot_hash`` (sha256 over names, values and labels) identifies the data a model saw.
-``extract_person`` computes one patient's features for decision support.
+``extract_person`` computes one patient's features for decision support, ``extract_latest``
+every patient's at once (the lake fallback's table).
 """
 
 from __future__ import annotations
@@ -161,3 +162,22 @@ def extract_person(
     finally:
         con.unregister("_idx")
     return X[0], index_ts
+
+
+def extract_latest(con: duckdb.DuckDBPyConnection, spec: TaskSpec) -> dict[int, tuple[np.ndarray, datetime]]:
+    """Every person's features at their latest index event, in one pass (as ``extract_person`` gives
+    them one at a time); empty for cohort data sources. Decision support keeps this per lake slice.
+    """
+    src = spec.source
+    if isinstance(src, CohortSource):
+        return {}
+    sql, params = index_event_query(src.domain, src.match, "last", None, None)
+    rows = con.execute(sql, params).fetchall()
+    if not rows:
+        return {}
+    con.register("_idx", _idx_table([(i, r[0], r[1], r[2]) for i, r in enumerate(rows)]))
+    try:
+        X = _fill(con, spec, len(rows))
+    finally:
+        con.unregister("_idx")
+    return {int(r[0]): (X[i], r[2]) for i, r in enumerate(rows)}

@@ -116,6 +116,22 @@ class Registry:
                     out.append(m)
         return out
 
+    def state(self) -> tuple[tuple[str, int, int, int], ...]:
+        """A cheap fingerprint of every manifest (stat only): it changes when any version changes.
+
+        Manifests are replaced atomically (new inode), so a stage change or a new version is seen
+        without reading and parsing every manifest.
+        """
+        out = []
+        for task in self.tasks():
+            for v in self.versions(task):
+                try:
+                    st = (self.root / task / f"v{v}" / "manifest.json").stat()
+                except FileNotFoundError:
+                    continue
+                out.append((f"{task}/v{v}", st.st_ino, st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
     def published(self) -> list[dict[str, Any]]:
         return self.entries("published")
 

@@ -291,7 +291,7 @@ def simulator(
     if service and patient:
         body = {"hook": "patient-view", "hookInstance": "web-simulator", "context": {"patientId": patient}}
         try:
-            card = engine.call(service, body, str(request.base_url))["cards"][0]
+            card = engine.call(service, body, str(request.base_url), principal.username)["cards"][0]
         except MedlakeError as exc:
             error = exc.message
     ctx = {
@@ -360,9 +360,8 @@ async def cds_call(
 
     try:
         body = await _json_body(request)
-        return JSONResponse(
-            await run_in_threadpool(_engine(request).call, service_id, body, str(request.base_url))
-        )
+        engine, base = _engine(request), str(request.base_url)
+        return JSONResponse(await run_in_threadpool(engine.call, service_id, body, base, principal.username))
     except MedlakeError as exc:
         return _error(exc)
 
