@@ -112,6 +112,7 @@ def login(
         db.commit()
         raise
     token, principal = accounts.open_session(db, user)
+    db.commit()  # before the answer goes out: the client's next request must find the session
     response = JSONResponse(
         SessionOut(username=user.username, role=user.role, csrf_token=principal.csrf_token).model_dump()
     )

@@ -84,6 +84,7 @@ def login(
         key = "login.locked" if "locked" in exc.message else "login.failed"
         return _login_page(request, safe_next(next), key, 401)
     token, _principal = open_session(db, user)
+    db.commit()  # before the redirect goes out: the browser's next request must find the session
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, token)
     return response
