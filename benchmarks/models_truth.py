@@ -154,6 +154,15 @@ def compare(
     }
 
 
+def train_cli(task_file: Path, algorithms: list[str], data_dir: Path) -> list[Any]:
+    """``medlake model train`` on a task file: the versions it trained (its JSON output)."""
+    algos = [a for name in algorithms for a in ("-a", name)]
+    out = medlake(
+        "model", "train", str(task_file), *algos, "--by", "benchmark", "--json", "--data-dir", str(data_dir)
+    )
+    return list(json.loads(out[out.index("[") :]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", type=Path, required=True, help="the synthetic hospital folder (with truth/)")
@@ -179,19 +188,7 @@ def main() -> None:
     tasks, algorithms = args.tasks.split(","), args.algorithms.split(",")
     if args.via in ("cli", "both"):
         for task in tasks:
-            algos = [a for name in algorithms for a in ("-a", name)]
-            out = medlake(
-                "model",
-                "train",
-                str(TASKS / f"{task}.json"),
-                *algos,
-                "--by",
-                "benchmark",
-                "--json",
-                "--data-dir",
-                str(args.data_dir),
-            )
-            for version in json.loads(out[out.index("[") :]):
+            for version in train_cli(TASKS / f"{task}.json", algorithms, args.data_dir):
                 results.append(compare(args.data_dir, args.source, task, version, ids) | {"via": "CLI"})
     for split_seed in [int(x) for x in args.split_seeds.split(",") if x]:
         # the same task with another split seed: other train / test patients (CLI)
@@ -200,19 +197,7 @@ def main() -> None:
                 spec = json.loads((TASKS / f"{task}.json").read_text(encoding="utf-8")) | {"seed": split_seed}
                 path = Path(tmp) / f"{task}.json"
                 path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-                algos = [a for name in algorithms for a in ("-a", name)]
-                out = medlake(
-                    "model",
-                    "train",
-                    str(path),
-                    *algos,
-                    "--by",
-                    "benchmark",
-                    "--json",
-                    "--data-dir",
-                    str(args.data_dir),
-                )
-                for version in json.loads(out[out.index("[") :]):
+                for version in train_cli(path, algorithms, args.data_dir):
                     row = compare(args.data_dir, args.source, task, version, ids)
                     results.append(row | {"via": f"CLI, split seed {split_seed}"})
     if args.via in ("web", "both"):
