@@ -44,7 +44,7 @@ def run_definition(
     request: Request,
     body: RunRequest,
     principal: Annotated[Principal, require("cohort.query")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> dict[str, Any]:
     """Run a definition on the lake: persons, entries, attrition per inclusion rule, timing."""
     loaded = load_any(body.definition, name=body.name)
@@ -78,7 +78,7 @@ def cohort_patients(
     request: Request,
     cohort_id: CohortId,
     principal: Annotated[Principal, require("cohort.query", "patient.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def cohort_patients(
 def note_search(
     request: Request,
     principal: Annotated[Principal, require("patient.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -59,7 +59,7 @@ def datasets_page(request: Request, _: Annotated[Principal, require("export")]) 
 def dataset_create(
     request: Request,
     principal: Annotated[Principal, require("export")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     spec_json: Annotated[str, Form(max_length=200_000)],
 ) -> HTMLResponse | RedirectResponse:
     settings = settings_of(request)
@@ -87,7 +87,7 @@ def dataset_request(
     project: str,
     name: str,
     principal: Annotated[Principal, require("export")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     purpose: Annotated[str, Form(max_length=2000)],
     fields: Annotated[str, Form(max_length=5000)] = "",
     accept_dua: Annotated[str, Form()] = "",
@@ -111,7 +111,7 @@ def dataset_request(
 def exports_page(
     request: Request,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     wf = _workflow(request, db)
     rows = [summary(r) for r in wf.visible_to(principal.username)]
@@ -124,7 +124,7 @@ def export_page(
     request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     wf = _workflow(request, db)
     req = wf.get(request_id)
@@ -156,7 +156,7 @@ def export_approve(
     request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, require("export.approve")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> RedirectResponse:
     _workflow(request, db).approve(request_id, principal.username, comment)
@@ -168,7 +168,7 @@ def export_reject(
     request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, require("export.approve")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> RedirectResponse:
     _workflow(request, db).reject(request_id, principal.username, comment)
@@ -180,7 +180,7 @@ def export_build(
     request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> RedirectResponse:
     _workflow(request, db).build(request_id, principal.username)
     return RedirectResponse(f"/exports/{request_id}", status_code=303)
@@ -191,7 +191,7 @@ def export_download(
     request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> FileResponse:
     tmp = Path(tempfile.mkdtemp(prefix="medlake-download-"))
     target = _workflow(request, db).download(request_id, principal.username, tmp)
@@ -205,7 +205,7 @@ def export_download(
 def api_exports(
     request: Request,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> list[dict[str, Any]]:
     return [summary(r) for r in _workflow(request, db).visible_to(principal.username)]
 

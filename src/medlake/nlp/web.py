@@ -53,7 +53,7 @@ def note_page(
     request: Request,
     note_id: NoteId,
     principal: Annotated[Principal, require("patient.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     data = _view(request, note_id, principal, db)
     text = data["note"]["text"] or ""
@@ -73,7 +73,7 @@ def note_annotations(
     request: Request,
     note_id: NoteId,
     principal: Annotated[Principal, require("patient.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> dict[str, Any]:
     """The note (metadata and text), its NLP entities in offset order and the facts derived from it."""
     return _view(request, note_id, principal, db)

@@ -50,7 +50,11 @@ def sessions_of(request: Request) -> sessionmaker[Session]:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """A store session for the request, committed when the route returns."""
+    """A store session for the request, committed when the route returns.
+
+    Routes declare it ``Depends(get_db, scope="function")`` so that the commit happens before the
+    response is sent: a client's next request (e.g. right after a login redirect) sees the change.
+    """
     session = sessions_of(request)()
     try:
         yield session

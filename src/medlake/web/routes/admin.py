@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 def audit_page(
     request: Request,
     principal: Annotated[Principal, require("audit.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     actor: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
     obj: Annotated[str, Query(max_length=255)] = "",
@@ -51,7 +51,7 @@ def audit_page(
 def users_page(
     request: Request,
     _: Annotated[Principal, require("users.manage")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     error: str = "",
 ) -> HTMLResponse:
     users = list(db.execute(select(User).order_by(User.username)).scalars())
@@ -61,7 +61,7 @@ def users_page(
 @router.post("/users")
 def create_user(
     principal: Annotated[Principal, require("users.manage")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     username: Annotated[str, Form(max_length=64)],
     role: Annotated[str, Form(max_length=32)],
     password: Annotated[str, Form(max_length=256)],
@@ -76,7 +76,7 @@ def create_user(
 def projects_page(
     request: Request,
     principal: Annotated[Principal, require("projects.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     see_all = has_permission(principal.role, "projects.view_all")
     projects = accounts.projects_of(db, None if see_all else principal.user_id)
@@ -86,7 +86,7 @@ def projects_page(
 @router.post("/projects")
 def create_project(
     principal: Annotated[Principal, require("projects.manage")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     code: Annotated[str, Form(max_length=64)],
     title: Annotated[str, Form(max_length=255)],
     description: Annotated[str, Form(max_length=4000)] = "",
@@ -101,7 +101,7 @@ def project_page(
     request: Request,
     project_id: ProjectId,
     principal: Annotated[Principal, require("projects.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     project = project_access(db, request, principal, project_id)
     audit.append(db, principal.username, "project.view", f"project:{project_id}", {})
@@ -115,7 +115,7 @@ def add_member(
     request: Request,
     project_id: ProjectId,
     principal: Annotated[Principal, require("projects.manage")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     username: Annotated[str, Form(max_length=64)],
     project_role: Annotated[str, Form(max_length=16)] = "member",
 ) -> RedirectResponse:

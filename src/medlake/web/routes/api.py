@@ -104,7 +104,7 @@ def login(
     request: Request,
     body: Credentials,
     _: Annotated[Principal | None, require("public")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> Response:
     try:
         user = accounts.authenticate(db, body.username, body.password)
@@ -124,7 +124,7 @@ def login(
 def logout(
     request: Request,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> Response:
     accounts.close_session(db, request.cookies.get(SESSION_COOKIE))
     audit.append(db, principal.username, "logout", f"user:{principal.username}", {})
@@ -148,7 +148,7 @@ def dashboard_data(request: Request, _: Annotated[Principal, require("dashboard.
 def search_patients(
     request: Request,
     principal: Annotated[Principal, require("patient.search")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     q: Annotated[str, Query(min_length=1, max_length=100)],
 ) -> list[dict[str, Any]]:
     hits = patients.search(reader_of(request), q)
@@ -161,7 +161,7 @@ def patient_timeline(
     request: Request,
     person_id: PersonId,
     principal: Annotated[Principal, require("patient.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> dict[str, Any]:
     data = patients.timeline(reader_of(request), person_id)
     audit.append(
@@ -173,7 +173,7 @@ def patient_timeline(
 @router.get("/audit", response_model=AuditPage)
 def audit_entries(
     _: Annotated[Principal, require("audit.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     actor: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
     obj: Annotated[str, Query(max_length=255)] = "",
@@ -186,7 +186,9 @@ def audit_entries(
 
 @router.get("/audit/verify")
 def audit_verify(
-    request: Request, _: Annotated[Principal, require("audit.view")], db: Annotated[Session, Depends(get_db)]
+    request: Request,
+    _: Annotated[Principal, require("audit.view")],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> dict[str, object]:
     return audit.verify_session(db, str(settings_of(request).data_dir.resolve())).as_dict()
 
@@ -208,7 +210,8 @@ def _project_out(project: Any) -> ProjectOut:
 
 @router.get("/projects", response_model=list[ProjectOut])
 def list_projects(
-    principal: Annotated[Principal, require("projects.view")], db: Annotated[Session, Depends(get_db)]
+    principal: Annotated[Principal, require("projects.view")],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> list[ProjectOut]:
     see_all = has_permission(principal.role, "projects.view_all")
     return [_project_out(p) for p in accounts.projects_of(db, None if see_all else principal.user_id)]
@@ -218,7 +221,7 @@ def list_projects(
 def create_project(
     body: ProjectIn,
     principal: Annotated[Principal, require("projects.manage")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> ProjectOut:
     project = accounts.create_project(
         db, body.code, body.title, description=body.description, created_by=principal.username
@@ -232,7 +235,7 @@ def get_project(
     request: Request,
     project_id: ProjectId,
     principal: Annotated[Principal, require("projects.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> ProjectOut:
     project = project_access(db, request, principal, project_id)
     audit.append(db, principal.username, "project.view", f"project:{project_id}", {})
@@ -245,7 +248,7 @@ def add_member(
     project_id: ProjectId,
     body: MemberIn,
     principal: Annotated[Principal, require("projects.manage")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> ProjectOut:
     project = project_access(db, request, principal, project_id)
     accounts.add_member(db, project, body.username, project_role=body.project_role)

@@ -67,7 +67,7 @@ def login_form(
 def login(
     request: Request,
     _: Annotated[Principal | None, require("public")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     login_token: Annotated[str, Form(max_length=512)] = "",
@@ -94,7 +94,7 @@ def login(
 def logout(
     request: Request,
     principal: Annotated[Principal, require("authenticated")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> RedirectResponse:
     close_session(db, request.cookies.get(SESSION_COOKIE))
     audit.append(db, principal.username, "logout", f"user:{principal.username}", {})

@@ -51,7 +51,7 @@ def dashboard_page(request: Request, _: Annotated[Principal, require("dashboard.
 def sources_page(
     request: Request,
     principal: Annotated[Principal, require("sources.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     reader = reader_of(request)
     # quarantined records are raw source lines (patient-level data): the view is audited
@@ -79,7 +79,7 @@ def run_page(request: Request, run_id: str, _: Annotated[Principal, require("sou
 def patient_search_page(
     request: Request,
     principal: Annotated[Principal, require("patient.search")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     q: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse:
     results = patients.search(reader_of(request), q) if q.strip() else []
@@ -94,7 +94,7 @@ def patient_page(
     request: Request,
     person_id: PersonId,
     principal: Annotated[Principal, require("patient.view")],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> HTMLResponse:
     data = patients.timeline(reader_of(request), person_id)
     audit.append(
