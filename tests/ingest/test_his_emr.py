@@ -4,7 +4,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from medlake.cdm import Lake, stable_id
+from medlake.ingest import his
 from medlake.ingest.base import person_id_for
 from medlake.ingest.runner import ingest_path
 from tests.ingest.his_fixtures import write_broken_patients, write_hospital
@@ -147,3 +150,18 @@ def test_unrecognised_files_are_reported_not_ingested(tmp_path: Path, data_dir: 
     # identical bytes under another name are the same raw file: not landed twice
     assert sorted([status["copy-of-departments.csv"], status["his/departments.csv"]]) == ["new", "unchanged"]
     assert Lake(data_dir).count("care_site") == 3
+
+
+def test_rows_staged_in_batches_land_the_same(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write_hospital(tmp_path / "src")
+    whole = Lake(tmp_path / "whole")
+    ingest_path(whole, src, show_progress=False, link_persons=False)
+    monkeypatch.setattr(his, "STAGE_BATCH", 1)  # every row its own Arrow batch
+    batched = Lake(data_dir)
+    ingest_path(batched, src, show_progress=False, link_persons=False)
+    for table in ("person", "visit_occurrence", "condition_occurrence", "drug_exposure", "concept"):
+        a = sorted(map(str, whole.read(table).to_pylist()))
+        b = sorted(map(str, batched.read(table).to_pylist()))
+        assert a == b and a, table

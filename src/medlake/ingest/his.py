@@ -22,6 +22,8 @@ from medlake.ingest.his_sql import SQL
 from medlake.ingest.tabular import Record, read_csv_records, read_xlsx_records, sniff_header, xlsx_first_row
 
 Parser = Callable[[str, str], Any]
+#: staged rows are moved from Python lists to Arrow every this many rows
+STAGE_BATCH = 100_000
 
 
 def _text(value: str, name: str) -> str | None:
@@ -218,7 +220,11 @@ class HisTableConnector(Connector):
         columns: dict[str, list[Any]] = {stg: [] for _, stg, _ in spec.fields}
         columns["src_record"] = []
         key_index = [stg for _, stg, _ in spec.fields].index(spec.key)
+        batches: list[pa.Table] = []  # rows move to Arrow every STAGE_BATCH rows: Python objects stay bounded
         for rec in records:
+            if len(columns["src_record"]) >= STAGE_BATCH:
+                batches.append(pa.table(columns))
+                columns = {name: [] for name in columns}
             ctx.stats.rows_read += 1
             if rec.fields is None:
                 ctx.quarantine(f"line {rec.line}", rec.error or "unreadable", rec.raw, self.system)
@@ -234,16 +240,26 @@ class HisTableConnector(Connector):
             for (_h, stg, _p), v in zip(spec.fields, values, strict=True):
                 columns[stg].append(v)
             columns["src_record"].append(f"line {rec.line}")
-        staged = pa.table(columns)
+        batches.append(pa.table(columns))
+        staged = pa.concat_tables(batches, promote_options="default") if len(batches) > 1 else batches[0]
         registry: ConceptRegistry | None = getattr(self, "registry", None)
         con = duckdb.connect(":memory:")
         try:
             con.register("stg", staged)
             if spec.name in _VOCAB and registry is not None and staged.num_rows:
                 vocab, domain, cls = _VOCAB[spec.name]
-                names: dict[str, str] = {}
-                for code, name in zip(columns["code"], columns["name"], strict=True):
-                    names.setdefault(code, name or code)
+                # the first name each code comes with (in file order)
+                pairs = (
+                    staged.select(["code", "name"])
+                    .group_by("code", use_threads=False)
+                    .aggregate([("name", "first")])
+                )
+                names = {
+                    code: name or code
+                    for code, name in zip(
+                        pairs.column("code").to_pylist(), pairs.column("name_first").to_pylist(), strict=True
+                    )
+                }
                 ids = registry.ensure(vocab, names, domain=domain, concept_class=cls)
                 con.register("codes", pa.table({"code": list(ids), "concept_id": list(ids.values())}))
             else:
