@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from medlake.cdm.ids import stable_id
 from medlake.cdm.lake import Lake, LakeTransaction, conform
+from medlake.errors import InputFormatError
 
 
 @dataclass
@@ -83,21 +84,14 @@ class IngestContext:
 
     def write(self, table: str, data: Any, *, part: str | None = None) -> int:
         if part is None and self.chunk is not None:
-            if (isinstance(data, pa.Table) and data.num_rows == 0) or (isinstance(data, list) and not data):
-                self._written_tables.add(table)
-                return 0
             if isinstance(data, list):  # row dicts: converted once for the whole chunk (runner._write_chunk)
                 self.buffered_rows.setdefault(table, []).extend(data)
-                self._written_tables.add(table)
-                self.stats.rows_written += (
-                    len(data) if not table.startswith("_") and table != "source_person" else 0
-                )
-                self.stats.written[table] = self.stats.written.get(table, 0) + len(data)
-                return len(data)
-            conformed = conform(table, data)
-            if conformed.num_rows:
-                self.buffered.setdefault(table, []).append(conformed)
-            n = conformed.num_rows
+                n = len(data)
+            else:
+                conformed = conform(table, data)
+                if conformed.num_rows:
+                    self.buffered.setdefault(table, []).append(conformed)
+                n = conformed.num_rows
         else:
             n = self.tx.write(table, part or self.part, data)
         self._written_tables.add(table)
@@ -176,6 +170,23 @@ class Connector(ABC):
 
 
 CONNECTORS: dict[str, type[Connector]] = {}
+
+
+def run_ingest(connector: Connector, new_ctx: Callable[[], IngestContext]) -> tuple[IngestContext, bool]:
+    """``connector.ingest`` on a fresh context; True when the file was rejected as a whole.
+
+    A file whose content is unusable as a whole (``InputFormatError``) lands nothing: the context
+    returned is a new one holding only its one quarantine record (the caller drops what the first
+    one staged).
+    """
+    ctx = new_ctx()
+    try:
+        connector.ingest(ctx)
+    except InputFormatError as exc:
+        ctx = new_ctx()
+        ctx.quarantine("<file>", exc.message, system=connector.system)
+        return ctx, True
+    return ctx, False
 
 
 def register(cls: type[Connector]) -> type[Connector]:

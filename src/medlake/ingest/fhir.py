@@ -104,12 +104,15 @@ class FhirConnector(Connector):
         patient_keys: dict[str, str],
         shared: dict[str, dict[object, dict[str, object]]],
         problems: list[str | None] | None = None,
+        items: list[Item] | None = None,
     ) -> None:
-        """Map one file; ``problems``: its resources' validation messages when a worker checked them."""
+        """Map one file; ``problems``: its resources' validation messages when a worker checked them;
+        ``items``: its resources when already read."""
         if kind in {"manifest", "log"}:
             self._ingest_export_metadata(ctx, kind)
             return
-        items, _bundle_type = read_items(ctx.src.path, kind)
+        if items is None:
+            items, _bundle_type = read_items(ctx.src.path, kind)
         if problems is not None and len(problems) != len(items):
             problems = None  # the file changed under us: validate here
         for it in items:
@@ -216,15 +219,8 @@ def _write_shared(ctx: IngestContext, shared: dict[str, dict[object, dict[str, o
             ctx.write(table, to_table(table, merged.values()), part=part)
 
 
-def validate_file(path: str, kind: str) -> list[str | None]:
-    """The validation message (None: valid) of each resource of a file, in ``read_items`` order.
-
-    Runs in a worker process; only resources a mapper would land are validated, as in ``_one``.
-    """
-    try:
-        items, _bundle_type = read_items(Path(path), kind)
-    except InputFormatError:
-        return []
+def _problems(items: list[Item]) -> list[str | None]:
+    """The validation message (None: valid) of each item; only resources a mapper would land, as in ``_one``."""
     return [
         validate(it.resource)
         if it.resource is not None and str(it.resource.get("resourceType")) in MAPPERS
@@ -261,19 +257,20 @@ def map_file(
     Returns the mapping (None when the runner must map the file itself: it refers to patients held
     by other files, or it cannot be read) and the validation messages either way.
     """
-    problems = validate_file(str(src.path), kind) if validate_resources else None
     if kind in {"manifest", "log"}:
-        return None, problems
+        return None, None
+    try:
+        items, _bundle_type = read_items(src.path, kind)
+    except InputFormatError:  # the runner reads it again and quarantines it
+        return None, None
+    problems = _problems(items) if validate_resources else None
     connector = FhirConnector()
     registry = RecordingRegistry()
     setattr(connector, "registry", registry)  # noqa: B010 - the runner's optional capability, recorded
     keys = _OwnPatients()
     shared: dict[str, dict[object, dict[str, object]]] = {t: {} for t in SHARED_TABLES}
     ctx = IngestContext(Lake(Path(data_dir)), None, run_id, src, chunk="worker")  # type: ignore[arg-type]
-    try:
-        connector._ingest_file(ctx, kind, keys, shared, problems)
-    except InputFormatError:
-        return None, problems
+    connector._ingest_file(ctx, kind, keys, shared, problems, items)  # read already: nothing left to reject
     if keys.missed:
         return None, problems
     tables = {name: list(parts) for name, parts in ctx.buffered.items()}

@@ -184,11 +184,6 @@ def spec_for_header(header: list[str]) -> Spec | None:
     return _BY_HEADER.get(tuple(h.strip() for h in header))
 
 
-def _xlsx_header(path: Path) -> list[str]:
-    """The first row of the first sheet, read by streaming the zip (detection must not load the sheet)."""
-    return xlsx_first_row(path)
-
-
 @register
 class HisTableConnector(Connector):
     """Any HIS export whose header matches one of ``SPECS`` (CSV in any encoding, or .xlsx)."""
@@ -201,7 +196,8 @@ class HisTableConnector(Connector):
     @classmethod
     def detect(cls, path: Path, head: bytes) -> bool:
         if head.startswith(b"PK\x03\x04") and path.suffix.lower() == ".xlsx":
-            return spec_for_header(_xlsx_header(path)) is not None
+            # the header row streamed from the zip: detection must not load the sheet
+            return spec_for_header(xlsx_first_row(path)) is not None
         return spec_for_header(sniff_header(head)) is not None
 
     def _records(self, path: Path) -> tuple[list[str], Iterator[Record]]:

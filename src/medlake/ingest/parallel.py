@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from medlake.cdm.lake import Lake
-from medlake.errors import InputFormatError
 from medlake.ingest import connectors as _connectors  # noqa: F401 - registers every connector (in workers too)
-from medlake.ingest.base import CONNECTORS, IngestContext, SourceFile
+from medlake.ingest.base import CONNECTORS, IngestContext, SourceFile, run_ingest
 from medlake.ingest.parsed import ParsedFile, RecordingRegistry
 from medlake.ingest.raw import capture
 
@@ -41,14 +40,10 @@ def parse_file(kind: str, data_dir: str, run_id: str, src: SourceFile) -> Parsed
     registry = RecordingRegistry()
     connector = cls()
     setattr(connector, "registry", registry)  # noqa: B010 - the same optional capability the runner sets
-    ctx = IngestContext(lake, None, run_id, src, chunk=_WORKER_CHUNK)  # type: ignore[arg-type]
-    rejected = False
-    try:
-        connector.ingest(ctx)
-    except InputFormatError as exc:  # the whole file is unusable: one quarantine record, nothing else
-        ctx = IngestContext(lake, None, run_id, src, chunk=_WORKER_CHUNK)  # type: ignore[arg-type]
-        ctx.quarantine("<file>", exc.message, system=cls.system)
-        rejected = True
+    ctx, rejected = run_ingest(
+        connector,
+        lambda: IngestContext(lake, None, run_id, src, chunk=_WORKER_CHUNK),  # type: ignore[arg-type]
+    )
     return ParsedFile(ctx.buffered, ctx.stats, ctx.pending_quarantine(), registry.codes, rejected)
 
 
@@ -82,10 +77,11 @@ class ParsePool:
 
     def take(self, src: SourceFile) -> ParsedFile:
         """The parsed file (raises what the worker raised); keeps the workers busy with the next ones."""
-        future = self._futures.pop(src.sha256, None)
-        if future is None:  # asked out of order (not the runner's way): parse it now
-            kind = next(k for k, s in self._order if s.sha256 == src.sha256)
-            future = self._executor.submit(parse_file, kind, *self._args, src)
+        while src.sha256 not in self._futures and self._next < len(self._order):
+            kind, ahead = self._order[self._next]  # asked ahead of the window (not the runner's way)
+            self._next += 1
+            self._futures[ahead.sha256] = self._executor.submit(parse_file, kind, *self._args, ahead)
+        future = self._futures.pop(src.sha256)
         self._fill()
         return future.result()
 

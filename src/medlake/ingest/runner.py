@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,9 +27,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from medlake.cdm.lake import Lake, LakeTransaction, part_name
 from medlake.cdm.schema import TABLES
 from medlake.cdm.vocab import ConceptRegistry
-from medlake.errors import InputFormatError, InputNotFound
+from medlake.errors import InputNotFound
 from medlake.ingest import connectors as _connectors  # noqa: F401 - registers every connector
-from medlake.ingest.base import CONNECTORS, Connector, IngestContext, SourceFile
+from medlake.ingest.base import CONNECTORS, Connector, IngestContext, SourceFile, run_ingest
 from medlake.ingest.derive import derive_observation_periods
 from medlake.ingest.parallel import ParsePool
 from medlake.ingest.parsed import remap_concepts
@@ -246,34 +247,22 @@ def _ingest_all(
     pool: ParsePool | None,
     on_file: Callable[[FileReport], None] | None,
 ) -> None:
-    for cls, src in singles:
-        progress.update(task, description=src.rel[-50:])
-        fr = _ingest_one(lake, registry, run_id, cls, [src], history, manifest, pool=pool)
+    # one file per transaction for the singles; a chunk of files (one part per table) for the groups
+    steps: list[tuple[type[Connector], list[SourceFile], str | None, str]] = [
+        (cls, [src], None, src.rel[-50:]) for cls, src in singles
+    ]
+    for kind, srcs in groups.items():
+        for k, chunk in enumerate(_chunks(srcs)):
+            label = f"{kind} ({len(chunk)} of {len(srcs)} files)"
+            steps.append((CONNECTORS[kind], chunk, f"{kind}:chunk-{run_id}-{k}", label))
+    for cls, srcs, chunk_part, label in steps:
+        progress.update(task, description=label)
+        fr = _ingest_one(lake, registry, run_id, cls, srcs, history, manifest, chunk=chunk_part, pool=pool)
         report.files.extend(fr)
-        progress.advance(task, src.size)
+        progress.advance(task, sum(s.size for s in srcs))
         for f in fr:
             if on_file:
                 on_file(f)
-    for kind, srcs in groups.items():
-        cls = CONNECTORS[kind]
-        for k, chunk in enumerate(_chunks(srcs)):
-            progress.update(task, description=f"{kind} ({len(chunk)} of {len(srcs)} files)")
-            fr = _ingest_one(
-                lake,
-                registry,
-                run_id,
-                cls,
-                chunk,
-                history,
-                manifest,
-                chunk=f"{kind}:chunk-{run_id}-{k}",
-                pool=pool,
-            )
-            report.files.extend(fr)
-            progress.advance(task, sum(s.size for s in chunk))
-            for f in fr:
-                if on_file:
-                    on_file(f)
 
 
 def _link_persons(lake: Lake) -> dict[str, object]:
@@ -350,29 +339,22 @@ def _ingest_one(
                     contexts.append(ctx)
             elif chunk is not None:
                 for src in srcs:
-                    ctx = IngestContext(lake, tx, run_id, src, chunk=chunk)
                     try:
-                        connector.ingest(ctx)
-                    except InputFormatError as exc:
-                        ctx = IngestContext(lake, tx, run_id, src, chunk=chunk)
-                        ctx.quarantine("<file>", exc.message, system=cls.system)
-                        rejected.add(src.sha256)
+                        ctx, bad = run_ingest(
+                            connector, partial(IngestContext, lake, tx, run_id, src, chunk=chunk)
+                        )
                     except Exception as exc:  # this file only; its rows were held back, none are staged
                         reports.append(_failed(src, cls, exc))
                         continue
+                    if bad:
+                        rejected.add(src.sha256)
                     contexts.append(ctx)
             else:
-                ctx = IngestContext(lake, tx, run_id, srcs[0])
-                contexts.append(ctx)
-                try:
-                    connector.ingest(ctx)
-                except InputFormatError as exc:
-                    # the whole file is unusable: quarantine it as one record, land nothing else from it
-                    tx.rollback()
-                    ctx = IngestContext(lake, tx, run_id, srcs[0])
-                    contexts[:] = [ctx]
-                    ctx.quarantine("<file>", exc.message, system=cls.system)
+                ctx, bad = run_ingest(connector, lambda: IngestContext(lake, tx, run_id, srcs[0]))
+                if bad:
+                    tx.rollback()  # what the file staged before it was found unusable
                     rejected.add(srcs[0].sha256)
+                contexts.append(ctx)
             registry.flush(tx)
             pending: list[dict[str, object]] = []
             for ctx in contexts:
