@@ -6,7 +6,8 @@
 Notes are built by concatenating Yidu-S4K records to 1,000 characters. Reported: notes per
 CPU-second of one process (``time.process_time``; the machine is shared, so wall time is noisier)
 and wall-clock notes per second, for ``annotate`` (entities + assertions + times + values + codes).
-With ``--model`` the same notes also go through crfsuite's own tagger (the previous prediction
+A model with a neural part (``nlp train --neural-epochs N``) is also measured with its CRF part alone.
+With a CRF-only ``--model`` the same notes also go through crfsuite's own tagger (the previous prediction
 path, ``CrfModel.predict_crfsuite``) for comparison, and the two paths' spans are compared.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -44,6 +46,12 @@ def main() -> None:
     ap.add_argument("--model", type=Path)
     ap.add_argument("--code-table", type=Path)
     args = ap.parse_args()
+    try:  # per-core figures: a neural part uses one thread like each `nlp run` worker
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
     t0 = time.perf_counter()
     pipeline = Pipeline(PipelineConfig(model_dir=args.model, code_table=args.code_table))
     build = time.perf_counter() - t0
@@ -59,7 +67,16 @@ def main() -> None:
         "pipeline_build_seconds": round(build, 1),
     }
     model = pipeline.model
-    if model is not None:
+    if model is not None and model.combined:
+        # the same notes with the CRF part alone (the fast operating point of the same model)
+        out["combined_model_notes_per_cpu_second"] = _model_only(model.predict, notes)
+        out["crf_part_notes_per_cpu_second"] = _model_only(model.predict_crf, notes)
+        combined = model.predict
+        model.predict = model.predict_crf  # type: ignore[method-assign]
+        _, cpu, _ = _run(pipeline, notes)
+        model.predict = combined  # type: ignore[method-assign]
+        out["pipeline_with_crf_part_only_notes_per_cpu_second"] = round(len(notes) / cpu, 1)
+    elif model is not None:
         fast = model.predict
         c0 = time.process_time()
         fast_spans = [fast(note) for note in notes]
@@ -75,6 +92,15 @@ def main() -> None:
         model.predict = fast  # type: ignore[method-assign]
         out["crfsuite_tagger_notes_per_cpu_second"] = round(len(notes) / cpu, 1)
     print(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _model_only(predict: Callable[[str], object], notes: list[str]) -> float:
+    for note in notes[:5]:
+        predict(note)
+    c0 = time.process_time()
+    for note in notes:
+        predict(note)
+    return round(len(notes) / (time.process_time() - c0), 1)
 
 
 def _run(pipeline: Pipeline, notes: list[str]) -> tuple[int, float, float]:

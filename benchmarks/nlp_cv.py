@@ -7,7 +7,7 @@ keeps the held-out spans; ``--rescore`` scores such files again (raw and after `
     nice -n 10 .venv/bin/python benchmarks/nlp_cv.py --corpus ../shared/data/yidu_s4k/train.jsonl \
         --folds 5 [--only 0] [--c1 0.05 --c2 0.02] [--words ../shared/data/lexicons/THUOCL_medical.txt] \
         [--code-table ../shared/data/lexicons/ICD_10v601.csv] [--clusters 120] [--ccks DIR] \
-        [--out f0.json] [--predictions p0.jsonl]
+        [--neural-epochs 12 --threads 1] [--out f0.json] [--predictions p0.jsonl]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from medlake.nlp.corpus import Document, read_corpus
 from medlake.nlp.crf import TrainParams, default_resources, gazetteer, tidy, train
 from medlake.nlp.evaluate import Counts, Scores, cross_validate
 from medlake.nlp.lexicon import code_table_terms, thuocl_terms
+from medlake.nlp.neural import NeuralParams
 from medlake.nlp.types import DISEASE, Span
 
 
@@ -82,6 +83,13 @@ def main() -> None:
         "--clusters", type=int, default=0, help="character clusters learned from the training texts"
     )
     ap.add_argument("--unlabeled", type=Path, help="CCKS 2017 folder whose texts also feed the clusters")
+    ap.add_argument(
+        "--neural-epochs",
+        type=int,
+        default=0,
+        help="also train the BiLSTM-CRF for this many epochs and average it with the CRF (0: CRF only)",
+    )
+    ap.add_argument("--threads", type=int, default=0, help="PyTorch threads (0: its default)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--predictions", type=Path, help="write held-out predictions (JSONL: doc, spans)")
     args = ap.parse_args()
@@ -110,8 +118,15 @@ def main() -> None:
         inner_folds=args.inner_folds,
     )
 
+    neural = NeuralParams(epochs=args.neural_epochs) if args.neural_epochs else None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
     def train_fn(train_docs, tmp):  # type: ignore[no-untyped-def]
-        return train(train_docs, tmp, params=params, resources=res).predict
+        say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+        return train(train_docs, tmp, params=params, resources=res, neural=neural, progress=say).predict
 
     preds: list[dict] = []  # type: ignore[type-arg]
 
@@ -130,6 +145,7 @@ def main() -> None:
         lines = (json.dumps(p, ensure_ascii=False) for p in sorted(preds, key=lambda p: p["doc"]))
         args.predictions.write_text("\n".join(lines) + "\n", "utf-8")
     result["params"] = params.__dict__
+    result["neural"] = neural.__dict__ if neural else None
     result["words"] = bool(words)
     result["code_table"] = bool(args.code_table)
     result["ccks"] = bool(args.ccks)

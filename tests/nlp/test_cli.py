@@ -41,16 +41,22 @@ def test_train_eval_predict_cv(tmp_path: Path, tiny_corpus: list[Document], yidu
             "--iterations",
             "30",
             "--no-cmekg",
+            "--neural-epochs",
+            "4",
+            "--threads",
+            "1",
             "--json",
         ],
     )
     assert r.exit_code == 0, r.output
-    assert (model / "model.crfsuite").exists()
+    assert (model / "model.crfsuite").exists() and (model / "neural.pt").exists()
+    assert json.loads(r.stdout)["neural"]["epochs"] == 4
 
     r = runner.invoke(app, ["nlp", "eval", "--model", str(model), "--corpus", str(test_file), "--json"])
     assert r.exit_code == 0, r.output
     scores = json.loads(r.stdout)
     assert scores["overall"]["f1"] > 0.8 and scores["notes_per_second"] > 0
+    assert scores["system"] == "crf+bilstm"
     assert set(scores["per_type"]) <= {"疾病和诊断", "影像检查", "实验室检验", "手术", "药物", "解剖部位"}
 
     out = tmp_path / "pred.jsonl"
@@ -80,6 +86,8 @@ def test_train_eval_predict_cv(tmp_path: Path, tiny_corpus: list[Document], yidu
             "--iterations",
             "20",
             "--no-cmekg",
+            "--neural-epochs",
+            "0",
             "--json",
         ],
     )
@@ -154,7 +162,18 @@ def test_train_with_code_table_and_clusters(
     ccks.mkdir(parents=True)
     (ccks / "病史特点-1.txtoriginal.txt").write_text("患者胸部CT示肺癌，予顺铂化疗。" * 5, "utf-8")
     model = tmp_path / "model"
-    args = ["nlp", "train", "--corpus", str(train_file), "--out", str(model), "--iterations", "20"]
+    args = [
+        "nlp",
+        "train",
+        "--corpus",
+        str(train_file),
+        "--out",
+        str(model),
+        "--iterations",
+        "20",
+        "--neural-epochs",
+        "0",
+    ]
     args += ["--no-cmekg", "--code-table", str(code_table), "--clusters", "8"]
     r = runner.invoke(app, [*args, "--unlabeled", str(tmp_path / "ccks")])
     assert r.exit_code == 0, r.output

@@ -45,6 +45,16 @@ TermsTableOption = Annotated[
 ClustersOption = Annotated[
     int, typer.Option("--clusters", help="character clusters learned from the texts (0 = none)")
 ]
+NeuralEpochsOption = Annotated[
+    int,
+    typer.Option(
+        "--neural-epochs",
+        help="also train the BiLSTM-CRF for this many epochs and average it with the CRF (0 = CRF only)",
+    ),
+]
+ThreadsOption = Annotated[
+    int, typer.Option("--threads", help="PyTorch threads for the neural part (0 = all cores)")
+]
 UnlabeledOption = Annotated[
     Path | None,
     typer.Option("--unlabeled", help="CCKS 2017 folder whose texts also feed the clusters (labels unused)"),
@@ -192,9 +202,12 @@ def train(
     clusters: ClustersOption = 0,
     unlabeled: UnlabeledOption = None,
     no_cmekg: NoCmekgOption = False,
+    neural_epochs: NeuralEpochsOption = 12,
+    threads: ThreadsOption = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """Train the character CRF (with out-of-fold gazetteer features) and write it to --out."""
+    """Train the character CRF (with out-of-fold gazetteer features) and, unless --neural-epochs 0,
+    the BiLSTM-CRF it is averaged with; write the model to --out."""
     from medlake.nlp.corpus import read_corpus
     from medlake.nlp.crf import TrainParams
     from medlake.nlp.crf import train as train_crf
@@ -203,12 +216,25 @@ def train(
     docs = read_corpus(corpus, fmt)
     params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm, clusters=clusters)
     res = _resources(words, no_cmekg, code_table, unlabeled)
-    model = train_crf(docs, out, params=params, resources=res, progress=err.print)
+    neural = _neural(neural_epochs, threads)
+    model = train_crf(docs, out, params=params, resources=res, progress=err.print, neural=neural)
     meta = json.loads((model.directory / "meta.json").read_text("utf-8"))
     if json_out:
         print_json(meta)
     else:
         Console().print(f"model written to {out} ({len(docs)} documents, {meta['train_seconds']} s)")
+
+
+def _neural(epochs: int, threads: int) -> Any:
+    from medlake.nlp.neural import NeuralParams
+
+    if epochs < 0:
+        raise typer.BadParameter("--neural-epochs must be 0 (CRF only) or more")
+    if epochs and threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return NeuralParams(epochs=epochs) if epochs else None
 
 
 def _print_scores(result: dict[str, Any], json_out: bool) -> None:
@@ -252,7 +278,8 @@ def evaluate(
     else:
         predict = Pipeline(PipelineConfig(model_dir=model)).predict_spans
     result = score(predict, docs)
-    result["system"] = "crf" if model and not with_dict else ("crf+dict" if model else "dict")
+    system = "crf+bilstm" if model and CrfModel.load(model).combined else "crf"
+    result["system"] = system if model and not with_dict else (f"{system}+dict" if model else "dict")
     _print_scores(result, json_out)
 
 
@@ -303,9 +330,12 @@ def cross_validate(
     clusters: ClustersOption = 0,
     unlabeled: UnlabeledOption = None,
     no_cmekg: NoCmekgOption = False,
+    neural_epochs: NeuralEpochsOption = 12,
+    threads: ThreadsOption = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """k-fold cross-validated strict entity F1 of the CRF, pooled over folds, per type."""
+    """k-fold cross-validated strict entity F1 of the model (CRF, averaged with the BiLSTM-CRF unless
+    --neural-epochs 0), pooled over folds, per type."""
     from medlake.nlp.corpus import read_corpus
     from medlake.nlp.crf import TrainParams
     from medlake.nlp.crf import train as train_crf
@@ -314,13 +344,17 @@ def cross_validate(
     docs = read_corpus(corpus, fmt)
     params = TrainParams(c1=c1, c2=c2, max_iterations=iterations, algorithm=algorithm, clusters=clusters)
     res = _resources(words, no_cmekg, code_table, unlabeled)
+    neural = _neural(neural_epochs, threads)
+    err = Console(stderr=True)
 
     def train_fn(train_docs: list[Any], tmp: Path) -> Any:
-        return train_crf(train_docs, tmp, params=params, resources=res).predict
+        return train_crf(
+            train_docs, tmp, params=params, resources=res, neural=neural, progress=err.print
+        ).predict
 
-    err = Console(stderr=True)
     result = cv(docs, folds, train_fn, only_folds=only, progress=err.print)
     result["params"] = params.__dict__
+    result["neural"] = neural.__dict__ if neural else None
     _print_scores(result, json_out)
     if not json_out:
         print(json.dumps(result["folds"]), file=sys.stderr)

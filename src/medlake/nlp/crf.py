@@ -33,10 +33,12 @@ import pycrfsuite
 from medlake.errors import NlpModelError
 from medlake.nlp.charclusters import build_clusters
 from medlake.nlp.corpus import Document
-from medlake.nlp.fasttag import FastTagger
-from medlake.nlp.features import char_features
+from medlake.nlp.fasttag import FastTagger, best_valid_path, decode_ids
+from medlake.nlp.features import char_features, matcher_tags
 from medlake.nlp.lexicon import Lexicon, builtin_terms, cmekg_terms, parse_typed_tsv, stop_terms
 from medlake.nlp.matcher import DictMatcher
+from medlake.nlp.neural import LABELS as NEURAL_LABELS
+from medlake.nlp.neural import NeuralParams, NeuralTagger, train_neural
 from medlake.nlp.textnorm import normalize
 from medlake.nlp.types import CODE_LABELS, LABEL_CODES, Span
 
@@ -225,8 +227,10 @@ def _matchers(res: Resources, gaz: DictMatcher) -> list[tuple[str, DictMatcher, 
     return matchers
 
 
-def _doc_features(text: str, res: Resources, gaz: DictMatcher) -> list[list[str]]:
-    return char_features(text, _matchers(res, gaz), res.clusters)
+def _doc_features(
+    text: str, res: Resources, gaz: DictMatcher, tags: list[list[str]] | None = None
+) -> list[list[str]]:
+    return char_features(text, _matchers(res, gaz), res.clusters, tags)
 
 
 def train(
@@ -236,8 +240,11 @@ def train(
     params: TrainParams | None = None,
     resources: Resources | None = None,
     progress: Callable[[str], None] | None = None,
+    neural: NeuralParams | None = None,
 ) -> CrfModel:
-    """Train a model on ``docs`` and write it to ``out_dir``."""
+    """Train a model on ``docs`` and write it to ``out_dir``; with ``neural``, also the BiLSTM-CRF
+    that ``CrfModel.predict`` combines with the CRF (same dictionary features, same out-of-fold
+    gazetteer)."""
     params = params or TrainParams()
     res = resources or default_resources()
     say = progress or (lambda _msg: None)
@@ -253,12 +260,17 @@ def train(
     trainer = pycrfsuite.Trainer(algorithm=params.algorithm, verbose=False)
     trainer.set_params(params.crfsuite())
     t0 = time.monotonic()
+    inputs: dict[int, tuple[str, list[list[str]]]] = {}
     for f, held in enumerate(folds):
         held_set = set(held)
         gaz = _gaz_matcher(gazetteer([docs[i] for i in order if i not in held_set], params.min_gazetteer_len))
         for i in held:
             doc = docs[i]
-            feats = _doc_features(doc.text, res, gaz)
+            norm = normalize(doc.text)
+            tags = matcher_tags(norm, _matchers(res, gaz))
+            if neural is not None:
+                inputs[i] = (norm, tags)
+            feats = _doc_features(doc.text, res, gaz, tags)
             for a, b in segments(doc.text, doc.spans):
                 inner = [s for s in doc.spans if a <= s.start and s.end <= b]
                 trainer.append(feats[a:b], bioes(b - a, inner, a))
@@ -267,6 +279,19 @@ def train(
     tmp = out_dir / ".model.crfsuite.tmp"
     trainer.train(str(tmp))
     tmp.replace(out_dir / "model.crfsuite")
+    for stale in ("neural.json", "neural.pt"):
+        (out_dir / stale).unlink(missing_ok=True)
+    if neural is not None:
+        say(f"training the neural tagger on {len(docs)} documents ({neural.epochs} epochs)")
+        train_neural(
+            docs,
+            [inputs[i] for i in range(len(docs))],
+            [bioes(len(d.text), d.spans) for d in docs],
+            [segments(d.text, d.spans) for d in docs],
+            out_dir,
+            neural,
+            say,
+        )
     _write_terms(out_dir / "gazetteer.tsv", gazetteer(docs, params.min_gazetteer_len))
     if res.extra_terms:
         _write_terms(out_dir / "terms.tsv", res.extra_terms)
@@ -279,6 +304,7 @@ def train(
         "format_version": FORMAT_VERSION,
         "kind": "medlake-char-crf",
         "params": params.__dict__,
+        "neural": neural.__dict__ if neural is not None else None,
         "documents": len(docs),
         "base_terms": len(res.base_terms),
         "base": res.base_name,
@@ -325,6 +351,19 @@ class CrfModel:
         self._res = res
         self._gaz = gaz
         self._fast = FastTagger(directory / "model.crfsuite", _matchers(res, gaz), res.clusters)
+        self._neural = NeuralTagger(directory) if (directory / "neural.json").exists() else None
+        if self._neural is not None:
+            # the CRF's marginals in the neural model's label order, and which label paths are valid
+            known = {lab: k for k, lab in enumerate(self._fast.labels)}
+            # a label the CRF never saw in training has probability 0 there
+            self._crf_order = np.array([known.get(lab, len(known)) for lab in NEURAL_LABELS], dtype=np.int64)
+            self._valid = _valid_transitions(NEURAL_LABELS)
+            self._neural_spans = _LabelDecoder(NEURAL_LABELS)
+
+    @property
+    def combined(self) -> bool:
+        """True when predictions average the CRF and the neural tagger."""
+        return self._neural is not None
 
     @classmethod
     def load(cls, directory: Path, *, resources: Resources | None = None) -> CrfModel:
@@ -359,7 +398,36 @@ class CrfModel:
         norm = normalize(text)
         pieces = segments(text)  # never empty for a non-empty text
         ids = self._fast.attribute_ids(norm)
-        return tidy(text, self._fast.spans(ids, np.array([a for a, _ in pieces], dtype=np.int64)))
+        starts = np.array([a for a, _ in pieces], dtype=np.int64)
+        if self._neural is None:
+            return tidy(text, self._fast.spans(ids, starts))
+        return self._predict_combined(text, norm, pieces, ids, starts)
+
+    def predict_crf(self, text: str) -> list[Span]:
+        """The CRF part alone (fast path), also for a combined model."""
+        if not text:
+            return []
+        norm = normalize(text)
+        starts = np.array([a for a, _ in segments(text)], dtype=np.int64)
+        return tidy(text, self._fast.spans(self._fast.attribute_ids(norm), starts))
+
+    def _predict_combined(
+        self,
+        text: str,
+        norm: str,
+        pieces: list[tuple[int, int]],
+        ids: np.ndarray,
+        starts: np.ndarray,  # type: ignore[type-arg]
+    ) -> list[Span]:
+        assert self._neural is not None
+        crf_marg = self._fast.marginals(ids, starts)
+        crf = np.hstack([crf_marg, np.zeros((len(norm), 1))])[:, self._crf_order]
+        net = self._neural.marginals(norm, matcher_tags(norm, _matchers(self._res, self._gaz)), pieces)
+        w = self._neural.params.weight
+        logp = np.log(w * crf + (1.0 - w) * net + 1e-12)
+        allowed, first, final = self._valid
+        labels = best_valid_path(logp, starts, allowed, first, final)
+        return tidy(text, self._neural_spans(labels, starts))
 
     def predict_crfsuite(self, text: str) -> list[Span]:
         """The same spans through crfsuite's own tagger and feature strings (reference, slower)."""
@@ -370,3 +438,41 @@ class CrfModel:
         for a, b in segments(text):
             out.extend(decode(self._tagger.tag(feats[a:b]), a))
         return tidy(text, out)
+
+
+def _valid_transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    """BIOES validity: which label may follow which, which may start and which may end a segment."""
+    n = len(labels)
+    allowed = np.zeros((n, n), dtype=np.bool_)
+    first = np.zeros(n, dtype=np.bool_)
+    final = np.zeros(n, dtype=np.bool_)
+    for i, a in enumerate(labels):
+        tag_a, _, code_a = a.partition("-")
+        first[i] = tag_a in ("O", "B", "S")
+        final[i] = tag_a in ("O", "E", "S")
+        for j, b in enumerate(labels):
+            tag_b, _, code_b = b.partition("-")
+            if tag_a in ("O", "E", "S"):
+                allowed[i, j] = tag_b in ("O", "B", "S")
+            else:
+                allowed[i, j] = tag_b in ("I", "E") and code_a == code_b
+    return allowed, first, final
+
+
+class _LabelDecoder:
+    """Label ids of a fixed label list → typed spans (``crf.decode`` semantics, compiled)."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        kinds = ("O", "B", "I", "E", "S")
+        self._names = sorted({CODE_LABELS[lab[2:]] for lab in labels if lab != "O"})
+        self._kinds = np.array([kinds.index(lab.partition("-")[0]) for lab in labels], dtype=np.int64)
+        self._types = np.array(
+            [self._names.index(CODE_LABELS[lab[2:]]) if lab != "O" else -1 for lab in labels], dtype=np.int64
+        )
+
+    def __call__(self, labels: np.ndarray, seg_starts: np.ndarray) -> list[Span]:  # type: ignore[type-arg]
+        starts, ends, types = decode_ids(labels, self._kinds, self._types, seg_starts)
+        return [
+            Span(a, b, self._names[t])
+            for a, b, t in zip(starts.tolist(), ends.tolist(), types.tolist(), strict=True)
+        ]

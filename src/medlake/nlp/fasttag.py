@@ -273,9 +273,19 @@ class FastTagger:
         """Best label id per position, each segment (starting at ``seg_starts``) tagged on its own."""
         return _viterbi(ids, seg_starts, self._ptr, self._lab, self._wt, self._trans)
 
+    def marginals(self, ids: IntArray, seg_starts: IntArray) -> npt.NDArray[np.float64]:
+        """``(n, labels)`` posterior label probabilities (labels in ``self.labels`` order)."""
+        n_labels = len(self.labels)
+        state = _state_scores(ids, self._ptr, self._lab, self._wt, n_labels)
+        none = np.zeros(n_labels)  # crfsuite has no start or end scores
+        return chain_marginals(state, seg_starts, self._trans, none, none)
+
     def spans(self, ids: IntArray, seg_starts: IntArray) -> list[Span]:
         """Typed spans of the best labels, decoded per segment like ``crf.decode``."""
-        labels = self.tag(ids, seg_starts)
+        return self.label_spans(self.tag(ids, seg_starts), seg_starts)
+
+    def label_spans(self, labels: IntArray, seg_starts: IntArray) -> list[Span]:
+        """Typed spans of label ids (``self.labels``), decoded per segment like ``crf.decode``."""
         starts, ends, types = decode_ids(labels, self._kinds, self._types, seg_starts)
         names = self._type_names
         return [
@@ -352,6 +362,110 @@ def _dict_tags(starts: IntArray, ends: IntArray, keys: IntArray, n_keys: int, n:
 
 
 @numba.njit(cache=True)
+def _state_scores(
+    ids: IntArray, ptr: IntArray, lab: IntArray, wt: npt.NDArray[np.float64], n_labels: int
+) -> npt.NDArray[np.float64]:
+    """Per position and label, the sum of the weights of the position's attributes (attribute order)."""
+    n, slots = ids.shape
+    state = np.zeros((n, n_labels))
+    for i in range(n):
+        for s in range(slots):
+            a = ids[i, s]
+            if a >= 0:
+                for f in range(ptr[a], ptr[a + 1]):
+                    state[i, lab[f]] += wt[f]
+    return state
+
+
+@numba.njit(cache=True)
+def chain_marginals(
+    state: npt.NDArray[np.float64],
+    seg_starts: IntArray,
+    trans: npt.NDArray[np.float64],
+    start: npt.NDArray[np.float64],
+    end: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Per position, the posterior probability of each label of a linear-chain CRF with these state
+    scores, transition, start and end scores (forward-backward in log space), each segment on its own."""
+    n, n_labels = state.shape
+    alpha = np.zeros((n, n_labels))
+    beta = np.zeros((n, n_labels))
+    out = np.zeros((n, n_labels))
+    tmp = np.zeros(n_labels)
+    n_seg = len(seg_starts)
+    for g in range(n_seg):
+        a = seg_starts[g]
+        b = seg_starts[g + 1] if g + 1 < n_seg else n
+        if b <= a:
+            continue
+        alpha[a] = state[a] + start
+        for t in range(a + 1, b):
+            for j in range(n_labels):
+                for i in range(n_labels):
+                    tmp[i] = alpha[t - 1, i] + trans[i, j]
+                m = tmp.max()
+                alpha[t, j] = m + np.log(np.exp(tmp - m).sum()) + state[t, j]
+        beta[b - 1] = end
+        for t in range(b - 2, a - 1, -1):
+            for i in range(n_labels):
+                for j in range(n_labels):
+                    tmp[j] = trans[i, j] + state[t + 1, j] + beta[t + 1, j]
+                m = tmp.max()
+                beta[t, i] = m + np.log(np.exp(tmp - m).sum())
+        last = alpha[b - 1] + end
+        m = last.max()
+        log_z = m + np.log(np.exp(last - m).sum())
+        for t in range(a, b):
+            out[t] = np.exp(alpha[t] + beta[t] - log_z)
+    return out
+
+
+@numba.njit(cache=True)
+def best_valid_path(
+    logp: npt.NDArray[np.float64],
+    seg_starts: IntArray,
+    allowed: npt.NDArray[np.bool_],
+    first: npt.NDArray[np.bool_],
+    final: npt.NDArray[np.bool_],
+) -> IntArray:
+    """The label path with the highest summed ``logp`` per segment among paths whose transitions are
+    ``allowed`` (BIOES: no I after O, ...), which start with a ``first`` and end with a ``final`` label."""
+    n, n_labels = logp.shape
+    neg = -1e18
+    labels = np.zeros(n, dtype=np.int64)
+    score = np.full((n, n_labels), neg)
+    back = np.zeros((n, n_labels), dtype=np.int64)
+    n_seg = len(seg_starts)
+    for g in range(n_seg):
+        a = seg_starts[g]
+        b = seg_starts[g + 1] if g + 1 < n_seg else n
+        if b <= a:
+            continue
+        for j in range(n_labels):
+            score[a, j] = logp[a, j] if first[j] else neg
+        for t in range(a + 1, b):
+            for j in range(n_labels):
+                best = neg
+                arg = 0
+                for i in range(n_labels):
+                    if allowed[i, j] and score[t - 1, i] > best:
+                        best = score[t - 1, i]
+                        arg = i
+                score[t, j] = best + logp[t, j]
+                back[t, j] = arg
+        best = neg
+        last = 0
+        for i in range(n_labels):
+            if final[i] and score[b - 1, i] > best:
+                best = score[b - 1, i]
+                last = i
+        labels[b - 1] = last
+        for t in range(b - 2, a - 1, -1):
+            labels[t] = back[t + 1, labels[t + 1]]
+    return labels
+
+
+@numba.njit(cache=True)
 def _viterbi(
     ids: IntArray,
     seg_starts: IntArray,
@@ -361,15 +475,9 @@ def _viterbi(
     trans: npt.NDArray[np.float64],
 ) -> IntArray:
     """crfsuite's crf1dc_viterbi (state scores summed in attribute order) over each segment."""
-    n, slots = ids.shape
+    n = ids.shape[0]
     n_labels = trans.shape[0]
-    state = np.zeros((n, n_labels))
-    for i in range(n):
-        for s in range(slots):
-            a = ids[i, s]
-            if a >= 0:
-                for f in range(ptr[a], ptr[a + 1]):
-                    state[i, lab[f]] += wt[f]
+    state = _state_scores(ids, ptr, lab, wt, n_labels)
     trans_t = np.ascontiguousarray(trans.T)
     labels = np.zeros(n, dtype=np.int64)
     score = np.zeros((n, n_labels))

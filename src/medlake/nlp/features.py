@@ -91,12 +91,23 @@ def cluster_char(cluster: int | None) -> str:
     return "x" if cluster is None else chr(0xE000 + cluster)
 
 
+def matcher_tags(norm: str, matchers: Sequence[tuple[str, DictMatcher, bool]]) -> list[list[str]]:
+    """Per position of the normalised text, the dictionary-hit tags of all ``matchers``."""
+    out: list[list[str]] = [[] for _ in norm]
+    for name, m, typed in matchers:
+        for slot, tags in zip(out, dict_tags(norm, m, name, typed=typed), strict=True):
+            slot.extend(tags)
+    return out
+
+
 def char_features(
     text: str,
     matchers: Sequence[tuple[str, DictMatcher, bool]],
     clusters: Mapping[str, int] | None = None,
+    tags: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
-    """One feature list per character of ``text`` (crfsuite attribute strings)."""
+    """One feature list per character of ``text`` (crfsuite attribute strings); ``tags``: the
+    ``matcher_tags`` of the text when the caller has them already."""
     norm = normalize(text)
     n = len(norm)
     pad = [PAD] * WINDOW
@@ -110,7 +121,7 @@ def char_features(
     if clusters:
         groups = pad + [cluster_char(clusters.get(c)) for c in core] + pad
         group_tpl = [(name + "=", offs) for name, offs in CLUSTER_NGRAMS]
-    extra = [dict_tags(norm, m, name, typed=typed) for name, m, typed in matchers]
+    hits = matcher_tags(norm, matchers) if tags is None else tags
     feats: list[list[str]] = []
     for i in range(n):
         j = i + WINDOW
@@ -118,7 +129,6 @@ def char_features(
         f.extend(prefix + "".join([chars[j + o] for o in offs]) for prefix, offs in char_tpl)
         f.extend(prefix + "".join([classes[j + o] for o in offs]) for prefix, offs in class_tpl)
         f.extend(prefix + "".join([groups[j + o] for o in offs]) for prefix, offs in group_tpl)
-        for tags in extra:
-            f.extend(tags[i])
+        f.extend(hits[i])
         feats.append(f)
     return feats

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -105,7 +106,7 @@ def run(
     _WORKER_PIPELINE = pipeline
     done = 0
     t0 = datetime.now()
-    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None
+    pool = mp.get_context("fork").Pool(workers, initializer=_one_thread) if workers > 1 else None
     try:
         for batch in _batches(notes, batch_size):
             by_id = {n.note_id: n for n in batch}
@@ -130,6 +131,13 @@ def run(
         _WORKER_PIPELINE = None
     stats.seconds = (datetime.now() - t0).total_seconds()
     return stats
+
+
+def _one_thread() -> None:
+    """A worker is one of ``workers`` processes: a neural model in it must not start a thread per core."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _modifiers(ent: Entity) -> str:

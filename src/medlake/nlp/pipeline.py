@@ -64,7 +64,9 @@ class Pipeline:
 
     @property
     def system(self) -> str:
-        return "medlake-nlp/crf+dict" if self.model else "medlake-nlp/dict"
+        if self.model is None:
+            return "medlake-nlp/dict"
+        return "medlake-nlp/crf+bilstm+dict" if self.model.combined else "medlake-nlp/crf+dict"
 
     # -- entities -------------------------------------------------------------------------------
     def spans(self, text: str) -> list[tuple[Span, str, str]]:
