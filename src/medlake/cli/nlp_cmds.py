@@ -273,12 +273,15 @@ def evaluate(
     from medlake.nlp.pipeline import Pipeline, PipelineConfig
 
     docs = read_corpus(corpus, fmt)
+    loaded: CrfModel | None
     if model is not None and not with_dict:
-        predict = CrfModel.load(model).predict
+        loaded = CrfModel.load(model)
+        predict = loaded.predict
     else:
-        predict = Pipeline(PipelineConfig(model_dir=model)).predict_spans
+        pipeline = Pipeline(PipelineConfig(model_dir=model))
+        loaded, predict = pipeline.model, pipeline.predict_spans
     result = score(predict, docs)
-    system = "crf+bilstm" if model and CrfModel.load(model).combined else "crf"
+    system = "crf+bilstm" if loaded is not None and loaded.combined else "crf"
     result["system"] = system if model and not with_dict else (f"{system}+dict" if model else "dict")
     _print_scores(result, json_out)
 

@@ -386,37 +386,63 @@ def chain_marginals(
     end: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
     """Per position, the posterior probability of each label of a linear-chain CRF with these state
-    scores, transition, start and end scores (forward-backward in log space), each segment on its own."""
+    scores, transition, start and end scores, each segment on its own. Forward-backward in
+    probability space, every step rescaled to sum 1 (as crfsuite does): no logarithm in the loops."""
     n, n_labels = state.shape
+    out = np.zeros((n, n_labels))
+    if n == 0:
+        return out
+    exp_trans = np.exp(trans - trans.max())
+    exp_state = np.empty((n, n_labels))
+    for t in range(n):
+        m = state[t].max()
+        for j in range(n_labels):
+            exp_state[t, j] = np.exp(state[t, j] - m)
+    exp_start = np.exp(start - start.max())
+    exp_end = np.exp(end - end.max())
     alpha = np.zeros((n, n_labels))
     beta = np.zeros((n, n_labels))
-    out = np.zeros((n, n_labels))
-    tmp = np.zeros(n_labels)
     n_seg = len(seg_starts)
     for g in range(n_seg):
         a = seg_starts[g]
         b = seg_starts[g + 1] if g + 1 < n_seg else n
         if b <= a:
             continue
-        alpha[a] = state[a] + start
+        total = 0.0
+        for j in range(n_labels):
+            alpha[a, j] = exp_start[j] * exp_state[a, j]
+            total += alpha[a, j]
+        for j in range(n_labels):
+            alpha[a, j] /= total
         for t in range(a + 1, b):
+            total = 0.0
             for j in range(n_labels):
+                acc = 0.0
                 for i in range(n_labels):
-                    tmp[i] = alpha[t - 1, i] + trans[i, j]
-                m = tmp.max()
-                alpha[t, j] = m + np.log(np.exp(tmp - m).sum()) + state[t, j]
-        beta[b - 1] = end
+                    acc += alpha[t - 1, i] * exp_trans[i, j]
+                alpha[t, j] = acc * exp_state[t, j]
+                total += alpha[t, j]
+            for j in range(n_labels):
+                alpha[t, j] /= total
+        for i in range(n_labels):
+            beta[b - 1, i] = exp_end[i]
         for t in range(b - 2, a - 1, -1):
+            total = 0.0
             for i in range(n_labels):
+                acc = 0.0
                 for j in range(n_labels):
-                    tmp[j] = trans[i, j] + state[t + 1, j] + beta[t + 1, j]
-                m = tmp.max()
-                beta[t, i] = m + np.log(np.exp(tmp - m).sum())
-        last = alpha[b - 1] + end
-        m = last.max()
-        log_z = m + np.log(np.exp(last - m).sum())
+                    acc += exp_trans[i, j] * exp_state[t + 1, j] * beta[t + 1, j]
+                beta[t, i] = acc
+                total += acc
+            for i in range(n_labels):
+                beta[t, i] /= total
         for t in range(a, b):
-            out[t] = np.exp(alpha[t] + beta[t] - log_z)
+            total = 0.0
+            for j in range(n_labels):
+                out[t, j] = alpha[t, j] * beta[t, j]
+                total += out[t, j]
+            for j in range(n_labels):
+                out[t, j] /= total
     return out
 
 

@@ -189,24 +189,35 @@ def _module(vocab: Vocab, p: NeuralParams) -> Any:
 
 
 def _batch(items: Sequence[Encoded], n_tags: int) -> tuple[Any, ...]:
+    """Padded tensors of a batch of segments (numpy fills them: no per-character Python work)."""
     torch = _torch()
-    width = max(len(it.chars) for it in items)
-    shape = (len(items), width)
-    c = torch.zeros(shape, dtype=torch.long)
-    left, right, y = torch.zeros_like(c), torch.zeros_like(c), torch.zeros_like(c)
-    d = torch.zeros((*shape, max(1, n_tags)))
-    mask = torch.zeros(shape)
-    for b, it in enumerate(items):
-        n = len(it.chars)
-        c[b, :n] = torch.tensor(it.chars)
-        left[b, :n] = torch.tensor(it.left)
-        right[b, :n] = torch.tensor(it.right)
-        y[b, :n] = torch.tensor(it.labels)
-        mask[b, :n] = 1
-        for j, ts in enumerate(it.tags):
-            if ts:
-                d[b, j, ts] = 1.0
-    return c, left, right, d, y, mask, [len(it.chars) for it in items]
+    lens = [len(it.chars) for it in items]
+    width = max(lens)
+    rows = np.repeat(np.arange(len(items)), lens)
+    cols = np.concatenate([np.arange(n) for n in lens])
+
+    def padded(field: str) -> Any:
+        out = np.zeros((len(items), width), dtype=np.int64)
+        out[rows, cols] = np.fromiter(
+            (v for it in items for v in getattr(it, field)), dtype=np.int64, count=len(rows)
+        )
+        return torch.from_numpy(out)
+
+    d = np.zeros((len(items), width, max(1, n_tags)), dtype=np.float32)
+    tag_counts = [len(ts) for it in items for ts in it.tags]
+    flat_tags = np.fromiter((t for it in items for ts in it.tags for t in ts), dtype=np.int64)
+    d[np.repeat(rows, tag_counts), np.repeat(cols, tag_counts), flat_tags] = 1.0
+    mask = np.zeros((len(items), width), dtype=np.float32)
+    mask[rows, cols] = 1.0
+    return (
+        padded("chars"),
+        padded("left"),
+        padded("right"),
+        torch.from_numpy(d),
+        padded("labels"),
+        torch.from_numpy(mask),
+        lens,
+    )
 
 
 def _batches(items: list[Encoded], size: int, rng: random.Random) -> list[list[Encoded]]:
