@@ -195,3 +195,13 @@ def test_combined_model_in_forked_workers_matches_serial(
         con.close()
     assert results[0] == results[1] and results[0]
     assert {r[3] for r in results[0]} == {"medlake-nlp/crf+bilstm+dict"}
+
+
+def test_pipeline_can_use_the_crf_part_alone(combined: CrfModel, tiny_corpus: list[Document]) -> None:
+    from medlake.nlp.pipeline import Pipeline, PipelineConfig
+
+    fast = Pipeline(PipelineConfig(model_dir=combined.directory, use_cmekg=False, crf_only=True))
+    assert fast.system == "medlake-nlp/crf+dict"
+    text = tiny_corpus[45].text
+    model_spans = {s for s, source, _ in fast.spans(text) if source == "crf"}
+    assert model_spans and model_spans <= set(combined.predict_crf(text))

@@ -38,6 +38,7 @@ class PipelineConfig:
     code_table: Path | None = None
     hospital_dict: Path | None = None
     use_cmekg: bool = True
+    crf_only: bool = False  # a combined model: its CRF part alone (the fast operating point)
 
 
 class Pipeline:
@@ -66,7 +67,11 @@ class Pipeline:
     def system(self) -> str:
         if self.model is None:
             return "medlake-nlp/dict"
-        return "medlake-nlp/crf+bilstm+dict" if self.model.combined else "medlake-nlp/crf+dict"
+        return "medlake-nlp/crf+bilstm+dict" if self._combined else "medlake-nlp/crf+dict"
+
+    @property
+    def _combined(self) -> bool:
+        return self.model is not None and self.model.combined and not self.config.crf_only
 
     # -- entities -------------------------------------------------------------------------------
     def spans(self, text: str) -> list[tuple[Span, str, str]]:
@@ -84,7 +89,9 @@ class Pipeline:
         for h in hits:
             if h.source == "hospital":
                 take(Span(h.start, h.end, h.type), "dict", h.code)
-        for s in self.model.predict(text):
+        crf_part = self.model.combined and self.config.crf_only
+        predict = self.model.predict_crf if crf_part else self.model.predict
+        for s in predict(text):
             if not any(taken[s.start : s.end]):
                 take(s, "crf", "")
         for h in hits:
