@@ -205,3 +205,18 @@ def test_pipeline_can_use_the_crf_part_alone(combined: CrfModel, tiny_corpus: li
     text = tiny_corpus[45].text
     model_spans = {s for s, source, _ in fast.spans(text) if source == "crf"}
     assert model_spans and model_spans <= set(combined.predict_crf(text))
+
+
+def test_damaged_neural_weights_are_a_clear_error(
+    tmp_path: Path, combined: CrfModel, light_resources: Resources
+) -> None:
+    out = tmp_path / "m"
+    out.mkdir()
+    for p in combined.directory.iterdir():
+        (out / p.name).write_bytes(p.read_bytes())
+    (out / "neural.pt").write_bytes(b"not a state dict")
+    with pytest.raises(NlpModelError, match="damaged"):
+        CrfModel.load(out, resources=light_resources)
+    (out / "neural.pt").unlink()
+    with pytest.raises(NlpModelError, match="missing"):
+        CrfModel.load(out, resources=light_resources)

@@ -21,6 +21,7 @@ Stored in the model directory next to the CRF, never as a pickle::
 from __future__ import annotations
 
 import json
+import pickle  # only for its error type: weights are read with torch.load(weights_only=True)
 import random
 import time
 from collections import Counter
@@ -316,8 +317,15 @@ class NeuralTagger:
             dict_tags={t: k for k, t in enumerate(meta["dict_tags"])},
         )
         self.model = _module(self.vocab, self.params)
-        state = torch.load(directory / "neural.pt", map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state)
+        weights = directory / "neural.pt"
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(state)
+        except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as exc:
+            raise NlpModelError(
+                f"{weights}: the neural part's weights are missing or damaged ({type(exc).__name__})",
+                hint="Retrain the model (`medlake nlp train`), or train it with --neural-epochs 0.",
+            ) from exc
         self.model.eval()
         self._chain = tuple(
             getattr(self.model, k).detach().double().numpy().copy() for k in ("trans", "start", "end")
