@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -145,9 +146,7 @@ def test_unknown_neural_format_is_refused(
     tmp_path: Path, combined: CrfModel, light_resources: Resources
 ) -> None:
     out = tmp_path / "m"
-    out.mkdir()
-    for p in combined.directory.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
+    shutil.copytree(combined.directory, out)
     meta = json.loads((out / "neural.json").read_text("utf-8"))
     meta["labels"] = list(reversed(LABELS))
     (out / "neural.json").write_text(json.dumps(meta), "utf-8")
@@ -211,9 +210,7 @@ def test_damaged_neural_weights_are_a_clear_error(
     tmp_path: Path, combined: CrfModel, light_resources: Resources
 ) -> None:
     out = tmp_path / "m"
-    out.mkdir()
-    for p in combined.directory.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
+    shutil.copytree(combined.directory, out)
     (out / "neural.pt").write_bytes(b"not a state dict")
     with pytest.raises(NlpModelError, match="damaged"):
         CrfModel.load(out, resources=light_resources)

@@ -33,7 +33,7 @@ import pycrfsuite
 from medlake.errors import NlpModelError
 from medlake.nlp.charclusters import build_clusters
 from medlake.nlp.corpus import Document
-from medlake.nlp.fasttag import FastTagger, best_valid_path, decode_ids
+from medlake.nlp.fasttag import FastTagger, LabelDecoder, best_valid_path
 from medlake.nlp.features import char_features, matcher_tags
 from medlake.nlp.lexicon import Lexicon, builtin_terms, cmekg_terms, parse_typed_tsv, stop_terms
 from medlake.nlp.matcher import DictMatcher
@@ -358,7 +358,7 @@ class CrfModel:
             # a label the CRF never saw in training has probability 0 there
             self._crf_order = np.array([known.get(lab, len(known)) for lab in NEURAL_LABELS], dtype=np.int64)
             self._valid = _valid_transitions(NEURAL_LABELS)
-            self._neural_spans = _LabelDecoder(NEURAL_LABELS)
+            self._neural_spans = LabelDecoder(NEURAL_LABELS)
 
     @property
     def combined(self) -> bool:
@@ -393,41 +393,32 @@ class CrfModel:
         return cls(directory, tagger, res, _gaz_matcher(_read_terms(directory / "gazetteer.tsv")))
 
     def predict(self, text: str) -> list[Span]:
-        if not text:
-            return []
-        norm = normalize(text)
-        pieces = segments(text)  # never empty for a non-empty text
-        ids = self._fast.attribute_ids(norm)
-        starts = np.array([a for a, _ in pieces], dtype=np.int64)
         if self._neural is None:
-            return tidy(text, self._fast.spans(ids, starts))
-        return self._predict_combined(text, norm, pieces, ids, starts)
-
-    def predict_crf(self, text: str) -> list[Span]:
-        """The CRF part alone (fast path), also for a combined model."""
+            return self.predict_crf(text)
         if not text:
             return []
-        norm = normalize(text)
-        starts = np.array([a for a, _ in segments(text)], dtype=np.int64)
-        return tidy(text, self._fast.spans(self._fast.attribute_ids(norm), starts))
-
-    def _predict_combined(
-        self,
-        text: str,
-        norm: str,
-        pieces: list[tuple[int, int]],
-        ids: np.ndarray,
-        starts: np.ndarray,  # type: ignore[type-arg]
-    ) -> list[Span]:
-        assert self._neural is not None
-        crf_marg = self._fast.marginals(ids, starts)
-        crf = np.hstack([crf_marg, np.zeros((len(norm), 1))])[:, self._crf_order]
+        norm, pieces, starts, ids = self._prepare(text)
+        crf = np.hstack([self._fast.marginals(ids, starts), np.zeros((len(norm), 1))])[:, self._crf_order]
         net = self._neural.marginals(norm, matcher_tags(norm, _matchers(self._res, self._gaz)), pieces)
         w = self._neural.params.weight
         logp = np.log(w * crf + (1.0 - w) * net + 1e-12)
         allowed, first, final = self._valid
         labels = best_valid_path(logp, starts, allowed, first, final)
         return tidy(text, self._neural_spans(labels, starts))
+
+    def predict_crf(self, text: str) -> list[Span]:
+        """The CRF part alone (fast path), also for a combined model."""
+        if not text:
+            return []
+        _, _, starts, ids = self._prepare(text)
+        return tidy(text, self._fast.spans(ids, starts))
+
+    def _prepare(self, text: str) -> tuple[str, list[tuple[int, int]], np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+        """Normalised text, segments (never empty for a non-empty text), their starts, attribute ids."""
+        norm = normalize(text)
+        pieces = segments(text)
+        starts = np.array([a for a, _ in pieces], dtype=np.int64)
+        return norm, pieces, starts, self._fast.attribute_ids(norm)
 
     def predict_crfsuite(self, text: str) -> list[Span]:
         """The same spans through crfsuite's own tagger and feature strings (reference, slower)."""
@@ -457,22 +448,3 @@ def _valid_transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, n
             else:
                 allowed[i, j] = tag_b in ("I", "E") and code_a == code_b
     return allowed, first, final
-
-
-class _LabelDecoder:
-    """Label ids of a fixed label list → typed spans (``crf.decode`` semantics, compiled)."""
-
-    def __init__(self, labels: Sequence[str]) -> None:
-        kinds = ("O", "B", "I", "E", "S")
-        self._names = sorted({CODE_LABELS[lab[2:]] for lab in labels if lab != "O"})
-        self._kinds = np.array([kinds.index(lab.partition("-")[0]) for lab in labels], dtype=np.int64)
-        self._types = np.array(
-            [self._names.index(CODE_LABELS[lab[2:]]) if lab != "O" else -1 for lab in labels], dtype=np.int64
-        )
-
-    def __call__(self, labels: np.ndarray, seg_starts: np.ndarray) -> list[Span]:  # type: ignore[type-arg]
-        starts, ends, types = decode_ids(labels, self._kinds, self._types, seg_starts)
-        return [
-            Span(a, b, self._names[t])
-            for a, b, t in zip(starts.tolist(), ends.tolist(), types.tolist(), strict=True)
-        ]

@@ -148,14 +148,7 @@ class FastTagger:
         attributes = _read_names(data, header["attrs"], model_path)
         if len(self.labels) != header["n_labels"] or len(attributes) != header["n_attrs"]:
             raise NlpModelError(f"{model_path}: damaged name tables")
-        self._type_names = sorted({CODE_LABELS[lab.partition("-")[2]] for lab in self.labels if lab != "O"})
-        self._kinds = np.array(
-            [TAG_KINDS.index(lab.partition("-")[0]) for lab in self.labels], dtype=np.int64
-        )
-        self._types = np.array(
-            [self._type_names.index(CODE_LABELS[lab[2:]]) if lab != "O" else -1 for lab in self.labels],
-            dtype=np.int64,
-        )
+        self._decode = LabelDecoder(self.labels)
         feats = _read_weights(data, header, model_path)
         n_attr = len(attributes)
         state = feats[feats["type"] == 0]
@@ -282,14 +275,24 @@ class FastTagger:
 
     def spans(self, ids: IntArray, seg_starts: IntArray) -> list[Span]:
         """Typed spans of the best labels, decoded per segment like ``crf.decode``."""
-        return self.label_spans(self.tag(ids, seg_starts), seg_starts)
+        return self._decode(self.tag(ids, seg_starts), seg_starts)
 
-    def label_spans(self, labels: IntArray, seg_starts: IntArray) -> list[Span]:
-        """Typed spans of label ids (``self.labels``), decoded per segment like ``crf.decode``."""
+
+class LabelDecoder:
+    """Label ids of a fixed BIOES label list → typed spans (``crf.decode`` semantics, compiled)."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self._names = sorted({CODE_LABELS[lab.partition("-")[2]] for lab in labels if lab != "O"})
+        self._kinds = np.array([TAG_KINDS.index(lab.partition("-")[0]) for lab in labels], dtype=np.int64)
+        self._types = np.array(
+            [self._names.index(CODE_LABELS[lab[2:]]) if lab != "O" else -1 for lab in labels], dtype=np.int64
+        )
+
+    def __call__(self, labels: IntArray, seg_starts: IntArray) -> list[Span]:
+        """Spans of ``labels`` (ids into the label list), each segment decoded on its own."""
         starts, ends, types = decode_ids(labels, self._kinds, self._types, seg_starts)
-        names = self._type_names
         return [
-            Span(a, b, names[t])
+            Span(a, b, self._names[t])
             for a, b, t in zip(starts.tolist(), ends.tolist(), types.tolist(), strict=True)
         ]
 
